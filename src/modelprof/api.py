@@ -1,0 +1,128 @@
+"""The Python API: ``count`` a model given as a path, a zoo name, a factory spec or a module."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .analysis import analyze
+from .costreport import CostReport
+from .costs import REGISTRY, CostRule
+from .errors import ModelLoadError
+from .graph import Graph
+from .shapes import InputSpec
+
+ModelRef = Any  # str | os.PathLike | onnx.ModelProto | torch.nn.Module | Graph
+InputShapes = Iterable[InputSpec] | Mapping[str, tuple[int, ...]] | None
+
+
+def load_graph(model: ModelRef, input_shapes: InputShapes = None) -> Graph:
+    """Turn any model reference into a :class:`Graph`.
+
+    Strings are resolved in this order: an existing or ``.onnx``-named file, a
+    ``file.py:factory`` or ``package.module:factory`` spec, then a zoo name.
+    """
+    if isinstance(model, Graph):
+        return model
+    if isinstance(model, str | os.PathLike):
+        return _load_path_or_name(os.fspath(model), input_shapes)
+    kind = type(model).__module__.split(".")[0]
+    if kind == "onnx":
+        from .frontends import onnx as onnx_frontend
+
+        return onnx_frontend.load(model, input_shapes)
+    if kind == "torch" or _is_torch_module(model):
+        from .frontends import torch as torch_frontend
+
+        return torch_frontend.load_module(model, input_shapes, name=type(model).__name__)
+    raise ModelLoadError(f"cannot count a {type(model).__name__}: give a path, a zoo name or a module")
+
+
+def _is_torch_module(obj: object) -> bool:
+    return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module"
+               for c in type(obj).__mro__)
+
+
+def _load_path_or_name(ref: str, input_shapes: InputShapes) -> Graph:
+    from .frontends import zoo
+
+    path = Path(ref)
+    suffix = path.suffix.lower()
+    if suffix == ".onnx" or (path.exists() and suffix not in (".py",)):
+        if suffix != ".onnx" and path.is_file():
+            raise ModelLoadError(
+                f"{path}: unknown model file extension '{suffix or '(none)'}' "
+                "(modelprof reads .onnx files, file.py:factory specs and zoo names)"
+            )
+        from .frontends import onnx as onnx_frontend
+
+        return onnx_frontend.load(path, input_shapes)
+    if ":" in ref and not (len(ref) > 1 and ref[1] == ":" and "\\" in ref):
+        from .frontends import torch as torch_frontend
+
+        module = torch_frontend.load_factory(ref)
+        return torch_frontend.load_module(module, input_shapes, name=ref)
+    if ref in zoo.ZOO:
+        from .frontends import torch as torch_frontend
+
+        entry = zoo.get(ref)
+        return torch_frontend.load_module(
+            entry.build(), input_shapes, name=ref, default_shapes=entry.input_shapes
+        )
+    if suffix in (".xml", ".pt", ".pth", ".keras", ".h5", ".pb", ".tflite"):
+        raise ModelLoadError(
+            f"{path}: '{suffix}' files are not supported yet (modelprof reads .onnx files, "
+            "file.py:factory specs and zoo names)"
+        )
+    if path.suffix:
+        raise ModelLoadError(f"no such file: {path}")
+    try:
+        zoo.get(ref)
+    except KeyError as exc:
+        raise ModelLoadError(str(exc.args[0])) from None
+    raise AssertionError("unreachable")
+
+
+def count(
+    model: ModelRef,
+    input_shapes: InputShapes = None,
+    *,
+    count_bias: bool = False,
+) -> CostReport:
+    """Count params, MACs, FLOPs, bytes and memory of ``model``, layer by layer.
+
+    >>> report = count("seed-cnn")
+    >>> report.total.flops
+    394780
+    """
+    graph = load_graph(model, input_shapes)
+    return analyze(graph, count_bias=count_bias, registry=REGISTRY)
+
+
+def register_cost_rule(op_type: str, rule: CostRule, *, replace: bool = False) -> None:
+    """Register a cost rule for ``op_type`` (e.g. a custom op), like fvcore's ``set_op_handle``.
+
+    The rule receives an :class:`~modelprof.costs.OpCall` and returns a
+    :class:`~modelprof.costs.Cost`; registering an op that already has a rule raises
+    :class:`~modelprof.errors.RuleError` unless ``replace=True``.
+    """
+    REGISTRY.register(op_type, rule, replace=replace)
+
+
+def load_rules(path: str | os.PathLike[str]) -> None:
+    """Execute a user rules file, which registers its rules with ``register_cost_rule``."""
+    import runpy
+
+    from .errors import RuleError
+
+    p = Path(path)
+    if not p.is_file():
+        raise RuleError(f"no such rules file: {p}")
+    try:
+        runpy.run_path(str(p), run_name="modelprof_user_rules")
+    except RuleError:
+        raise
+    except Exception as exc:
+        raise RuleError(f"loading rules from {p} failed: {type(exc).__name__}: {exc}") from None

@@ -1,0 +1,124 @@
+"""What ``count`` returns: typed, frozen results with units in the names where units matter."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .graph import Shape, TensorInfo, Uncounted
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Convention:
+    """How the numbers were counted; printed with every report."""
+
+    count_bias: bool = False
+
+    def lines(self) -> tuple[str, ...]:
+        bias = "counted (1 FLOP per output element)" if self.count_bias else "not counted"
+        return (
+            "MACs: multiply-accumulates of Conv, ConvTranspose, Gemm, MatMul, Einsum, Attention",
+            "FLOPs: 2 x MACs + 1 per output element for elementwise ops and activations; "
+            "pools: output x kernel area (global: input elements); norms and softmax: "
+            "documented constants per element",
+            f"bias adds: {bias}; FLOPs is a quantity, FLOP/s a rate",
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "macs": "multiply-accumulates of Conv, ConvTranspose, Gemm, MatMul, Einsum, Attention",
+            "flops": "2 x MACs + other ops by the documented per-op rules",
+            "count_bias": self.count_bias,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LayerCost:
+    """One layer (a graph node, or a node with its bias Add folded in)."""
+
+    name: str
+    op: str
+    scope: str
+    input_shapes: tuple[Shape, ...]
+    output_shapes: tuple[Shape, ...]
+    params: int
+    macs: int
+    flops: int
+    weight_bytes: int
+    activation_bytes: int
+    intensity: float
+    counted: bool = True
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    params: int
+    buffers: int
+    macs: int
+    flops: int
+    weight_bytes: int
+    activation_bytes: int
+    peak_activation_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class GroupCost:
+    """Costs summed over a group of layers (an op type, or a module scope)."""
+
+    key: str
+    layers: int
+    params: int
+    macs: int
+    flops: int
+    flops_share: float
+
+
+@dataclass(frozen=True)
+class CostReport:
+    """Per-layer costs, totals, and what could not be counted."""
+
+    model: str
+    source: str
+    convention: Convention
+    inputs: tuple[TensorInfo, ...]
+    layers: tuple[LayerCost, ...]
+    total: Totals
+    unsupported: Mapping[str, int]
+    node_coverage: float
+    uncounted: tuple[Uncounted, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def _group(self, keys: list[str]) -> list[GroupCost]:
+        acc: dict[str, list[int]] = {}
+        for key, layer in zip(keys, self.layers, strict=True):
+            row = acc.setdefault(key, [0, 0, 0, 0])
+            row[0] += 1
+            row[1] += layer.params
+            row[2] += layer.macs
+            row[3] += layer.flops
+        total = self.total.flops or 1
+        return [
+            GroupCost(key, n, params, macs, flops, flops / total)
+            for key, (n, params, macs, flops) in acc.items()
+        ]
+
+    def by_op_type(self) -> list[GroupCost]:
+        """Costs per op type, most FLOPs first."""
+        groups = self._group([layer.op for layer in self.layers])
+        return sorted(groups, key=lambda g: (-g.flops, g.key))
+
+    def by_scope(self, depth: int = 1) -> list[GroupCost]:
+        """Costs per module scope cut to ``depth`` components (``layer1.0`` at depth 2), in
+        execution order of first appearance. Layers outside any module group under ''."""
+        keys = [".".join(layer.scope.split(".")[:depth]) if layer.scope else ""
+                for layer in self.layers]
+        return self._group(keys)
+
+    def layer(self, name: str) -> LayerCost:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)

@@ -1,0 +1,9 @@
+"""Cost rules, one module per op family, all registered in :data:`registry.REGISTRY`.
+
+Importing this package registers every built-in rule exactly once.
+"""
+
+from . import conv, elementwise, matmul, norm, pool  # noqa: F401  (registration side effect)
+from .registry import REGISTRY, Cost, CostRule, OpCall, Registry, flop_cost, mac_cost
+
+__all__ = ["REGISTRY", "Cost", "CostRule", "OpCall", "Registry", "flop_cost", "mac_cost"]

@@ -1,0 +1,36 @@
+"""Exceptions the library raises on purpose.
+
+Every error a user can cause (a missing file, a malformed shape, an unbound dimension) is a
+:class:`ModelprofError`, so the command line can turn it into one line on stderr and exit
+status 2 instead of a traceback. Anything else escaping the library is a bug in modelprof.
+"""
+
+from __future__ import annotations
+
+
+class ModelprofError(Exception):
+    """A problem with what the user gave us; the message is one line and says what to do."""
+
+
+class ModelLoadError(ModelprofError):
+    """The model file or specification cannot be read."""
+
+
+class ShapeError(ModelprofError):
+    """An input shape is malformed, unknown, or a dynamic dimension is left unbound."""
+
+
+class MissingExtraError(ModelprofError):
+    """An optional dependency is not installed; the message names the pip extra."""
+
+    def __init__(self, module: str, extra: str) -> None:
+        super().__init__(
+            f"this needs the '{module}' package, which is not installed: "
+            f"pip install 'modelprof[{extra}]'"
+        )
+        self.module = module
+        self.extra = extra
+
+
+class RuleError(ModelprofError):
+    """A cost rule is registered twice, or a user rules file is broken."""

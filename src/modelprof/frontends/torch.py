@@ -1,0 +1,495 @@
+"""PyTorch -> Graph, by running the module once and recording every ATen op it dispatches.
+
+Why this route: a dispatch-level recorder (as ``torch.utils.flop_counter`` uses) sees every op
+whatever Python control flow the model has, needs no tracing or export, and module hooks give
+each op its module path (``layer1.0.conv1``). Each ATen op is translated to the ONNX op the
+cost rules know; ops with no translation keep their ATen name and are reported as
+unsupported, never dropped. View ops (reshape, transpose, ...) allocate nothing and are not
+layers; their outputs are recorded as aliases of their base tensor.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import MissingExtraError, ModelLoadError, ShapeError
+from ..graph import Graph, Node, TensorInfo, Weight
+from ..shapes import InputSpec, resolve_inputs
+
+if TYPE_CHECKING:
+    import torch
+
+
+def import_torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise MissingExtraError("torch", "torch") from None
+    return torch
+
+
+# -- loading a module from "file.py:factory" or "package.module:factory" ------------------------
+
+
+def load_factory(spec: str) -> torch.nn.Module:
+    """Import ``spec`` and return the module its factory builds (eval mode)."""
+    torch = import_torch()
+    target, sep, attr = spec.rpartition(":")
+    if not sep or not target or not attr:
+        raise ModelLoadError(
+            f"'{spec}' is not a PyTorch factory: expected path/to/file.py:factory or "
+            "package.module:factory"
+        )
+    module = _import_target(target)
+    if not hasattr(module, attr):
+        names = [n for n in dir(module) if not n.startswith("_")]
+        raise ModelLoadError(f"{target} has no '{attr}' (it defines: {', '.join(names[:12])})")
+    obj = getattr(module, attr)
+    if not isinstance(obj, torch.nn.Module):
+        if not callable(obj):
+            raise ModelLoadError(f"{spec} is neither an nn.Module nor a callable that builds one")
+        try:
+            obj = obj()
+        except Exception as exc:
+            raise ModelLoadError(f"calling {spec}() failed: {type(exc).__name__}: {exc}") from None
+    if not isinstance(obj, torch.nn.Module):
+        raise ModelLoadError(
+            f"{spec} returned {type(obj).__name__}, not a torch.nn.Module"
+        )
+    return obj.eval()
+
+
+def _import_target(target: str) -> Any:
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        path = Path(target)
+        if not path.is_file():
+            raise ModelLoadError(f"no such Python file: {path}")
+        name = f"_modelprof_user_{abs(hash(str(path.resolve())))}"
+        loader_spec = importlib.util.spec_from_file_location(name, path)
+        if loader_spec is None or loader_spec.loader is None:
+            raise ModelLoadError(f"cannot import {path}")
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[name] = module
+        try:
+            loader_spec.loader.exec_module(module)
+        except Exception as exc:
+            sys.modules.pop(name, None)
+            raise ModelLoadError(
+                f"importing {path} failed: {type(exc).__name__}: {exc}"
+            ) from None
+        return module
+    try:
+        return importlib.import_module(target)
+    except Exception as exc:
+        raise ModelLoadError(f"cannot import {target}: {type(exc).__name__}: {exc}") from None
+
+
+def input_names(module: torch.nn.Module) -> list[str]:
+    """The names of ``forward``'s tensor arguments, used as the model's input names."""
+    try:
+        params = inspect.signature(module.forward).parameters.values()
+    except (TypeError, ValueError):
+        return ["input"]
+    names = [
+        p.name for p in params
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    return names or ["input"]
+
+
+# -- capture --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Call:
+    path: str
+    serial: int
+
+
+class _Capture:
+    """Records ATen ops with their tensors' names, shapes and the module call they ran in."""
+
+    def __init__(self, root: torch.nn.Module) -> None:
+        torch = import_torch()
+        self.torch = torch
+        self.paths = {id(m): name for name, m in root.named_modules()}
+        self.stack: list[_Call] = []
+        self.calls: dict[str, int] = {}
+        self.serial = 0
+        self.keep: list[Any] = []  # holds every tensor seen, so no storage address is reused
+        self.storage_names: dict[int, str] = {}
+        self.view_names: dict[tuple[Any, ...], str] = {}
+        self.tensors: dict[str, TensorInfo] = {}
+        self.aliases: dict[str, str] = {}
+        self.constants: set[str] = set()
+        self.weights: dict[str, Weight] = {}
+        self.produced: set[str] = set()
+        self.records: list[tuple[str, str, tuple[str, ...], tuple[str, ...], dict[str, Any], _Call]] = []
+        for name, p in root.named_parameters():
+            self._name_weight(p, name, "param")
+        for name, b in root.named_buffers():
+            if b.is_floating_point():
+                self._name_weight(b, name, "buffer")
+
+    def _name_weight(self, t: Any, name: str, kind: str) -> None:
+        ptr = t.untyped_storage().data_ptr()
+        self.storage_names.setdefault(ptr, name)
+        self.view_names[self._view_key(t)] = name
+        shape = tuple(int(d) for d in t.shape)
+        dtype = str(t.dtype).removeprefix("torch.")
+        self.weights[name] = Weight(name, shape, dtype, kind)  # type: ignore[arg-type]
+        self.tensors[name] = TensorInfo(name, shape, dtype)
+
+    @staticmethod
+    def _view_key(t: Any) -> tuple[Any, ...]:
+        return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape),
+                tuple(t.stride()), t.dtype)
+
+    def name_of(self, t: Any, *, new_ok: bool) -> str:
+        key = self._view_key(t)
+        name = self.view_names.get(key)
+        if name is not None:
+            return name
+        self.keep.append(t)
+        ptr = key[0]
+        base = self.storage_names.get(ptr)
+        if base is None:
+            name = f"t{len(self.storage_names)}"
+            self.storage_names[ptr] = name
+            if not new_ok:
+                self.constants.add(name)
+        else:
+            name = f"{base}~{sum(1 for k in self.view_names if k[0] == ptr)}"
+            self.aliases[name] = base
+            if base in self.constants:
+                self.constants.add(name)
+        self.view_names[key] = name
+        self.tensors[name] = TensorInfo(
+            name, tuple(int(d) for d in t.shape), str(t.dtype).removeprefix("torch.")
+        )
+        return name
+
+    # module hooks
+    def pre_hook(self, module: Any, args: Any) -> None:
+        path = self.paths.get(id(module))
+        if path is None:
+            return
+        self.serial += 1
+        self.stack.append(_Call(path, self.serial))
+
+    def post_hook(self, module: Any, args: Any, output: Any) -> None:
+        if self.paths.get(id(module)) is not None and self.stack:
+            self.stack.pop()
+
+    def record(self, func: Any, args: Sequence[Any], kwargs: Mapping[str, Any], out: Any) -> None:
+        torch = self.torch
+        schema = func._schema
+        returns = schema.returns
+        if returns and all(r.alias_info is not None and not r.alias_info.is_write for r in returns):
+            return  # a view: its output gets an alias name when something consumes it
+        tensor_args = [a for a in _flatten(args, kwargs) if isinstance(a, torch.Tensor)]
+        outs = [o for o in _flatten((out,), {}) if isinstance(o, torch.Tensor)]
+        if not tensor_args:  # a factory (zeros, arange, empty): a constant, not a layer
+            for o in outs:
+                self.name_of(o, new_ok=False)
+            return
+        call = self.stack[-1] if self.stack else _Call("", 0)
+        op, inputs, attrs = translate(func, args, kwargs, outs, self)
+        out_names = tuple(self.name_of(o, new_ok=True) for o in outs)
+        self.produced.update(out_names)
+        self.records.append((str(func.overloadpacket.__name__), op, inputs, out_names, attrs, call))
+
+
+def _flatten(args: Sequence[Any], kwargs: Mapping[str, Any]) -> Iterable[Any]:
+    for a in (*args, *kwargs.values()):
+        if isinstance(a, list | tuple):
+            yield from _flatten(a, {})
+        else:
+            yield a
+
+
+# -- ATen -> ONNX translation ---------------------------------------------------------------
+
+_UNARY = {
+    "relu": "Relu", "relu_": "Relu", "sigmoid": "Sigmoid", "sigmoid_": "Sigmoid", "tanh": "Tanh",
+    "tanh_": "Tanh", "gelu": "Gelu", "gelu_": "Gelu", "hardswish": "HardSwish",
+    "hardswish_": "HardSwish", "hardsigmoid": "HardSigmoid", "hardsigmoid_": "HardSigmoid",
+    "hardtanh": "Clip", "hardtanh_": "Clip", "clamp": "Clip", "clamp_": "Clip",
+    "clamp_min": "Clip", "clamp_min_": "Clip", "clamp_max": "Clip", "leaky_relu": "LeakyRelu",
+    "leaky_relu_": "LeakyRelu", "elu": "Elu", "elu_": "Elu", "selu": "Selu", "celu": "Celu",
+    "silu": "Swish", "silu_": "Swish", "mish": "Mish", "softplus": "Softplus", "exp": "Exp",
+    "log": "Log", "sqrt": "Sqrt", "rsqrt": "Sqrt", "reciprocal": "Reciprocal", "neg": "Neg",
+    "abs": "Abs", "erf": "Erf", "sin": "Sin", "cos": "Cos", "sign": "Sign", "floor": "Floor",
+    "ceil": "Ceil", "round": "Round", "prelu": "PRelu", "_prelu_kernel": "PRelu",
+    "logical_not": "Not",
+}
+_BINARY = {
+    "add": "Add", "add_": "Add", "sub": "Sub", "sub_": "Sub", "rsub": "Sub", "mul": "Mul",
+    "mul_": "Mul", "div": "Div", "div_": "Div", "pow": "Pow", "maximum": "Max",
+    "minimum": "Min", "where": "Where", "masked_fill": "Where", "masked_fill_": "Where",
+    "eq": "Equal", "ne": "Equal", "lt": "Less", "gt": "Greater", "le": "LessOrEqual",
+    "ge": "GreaterOrEqual", "logical_and": "And", "logical_or": "Or", "remainder": "Mod",
+    "fmod": "Mod",
+}
+_REDUCE = {"sum": "ReduceSum", "mean": "ReduceMean", "amax": "ReduceMax", "amin": "ReduceMin",
+           "max": "ReduceMax", "min": "ReduceMin", "prod": "ReduceProd", "argmax": "ArgMax",
+           "argmin": "ArgMin", "norm": "ReduceL2", "linalg_vector_norm": "ReduceL2"}
+_ZERO = {
+    "clone": "Identity", "_to_copy": "Cast", "copy_": "Identity", "contiguous": "Identity",
+    "cat": "Concat", "stack": "Concat", "constant_pad_nd": "Pad", "index_select": "Gather",
+    "index": "Gather", "gather": "GatherElements", "_unsafe_view": "Reshape",
+    "native_dropout": "Dropout", "dropout": "Dropout", "repeat": "Tile", "roll": "Identity",
+    "flip": "Identity", "lift_fresh": "Identity", "fill_": "Identity", "zero_": "Identity",
+    "zeros_like": "ConstantOfShape", "ones_like": "ConstantOfShape",
+    "empty_like": "ConstantOfShape", "full_like": "ConstantOfShape", "scatter": "ScatterElements",
+    "pixel_shuffle": "DepthToSpace", "pixel_unshuffle": "SpaceToDepth", "tril": "Trilu",
+    "triu": "Trilu", "split_with_sizes_copy": "Split", "unbind_copy": "Split",
+    "embedding": "Gather", "nonzero": "NonZero",
+}
+_ATTN = {
+    "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention",
+    "_scaled_dot_product_fused_attention_overrideable", "scaled_dot_product_attention",
+}
+
+
+def _arg(args: Sequence[Any], kwargs: Mapping[str, Any], index: int, name: str,
+         default: Any = None) -> Any:
+    if index < len(args):
+        return args[index]
+    return kwargs.get(name, default)
+
+
+def _tensor_names(cap: _Capture, *items: Any) -> tuple[str, ...]:
+    torch = cap.torch
+    return tuple(
+        cap.name_of(t, new_ok=False) if isinstance(t, torch.Tensor) else "" for t in items
+    )
+
+
+def _pair_pads(padding: Sequence[int]) -> list[int]:
+    return [int(p) for p in padding] * 2
+
+
+def translate(func: Any, args: Sequence[Any], kwargs: Mapping[str, Any], outs: list[Any],
+              cap: _Capture) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """Map one ATen call to (ONNX op type, input tensor names in ONNX order, attributes)."""
+    torch = cap.torch
+    name = str(func.overloadpacket.__name__)
+    a = args
+    if name == "convolution":
+        x, w, b = a[0], a[1], a[2]
+        stride, padding, dilation, transposed, _, groups = a[3:9]
+        op = "ConvTranspose" if transposed else "Conv"
+        attrs = {"strides": list(stride), "pads": _pair_pads(padding),
+                 "dilations": list(dilation), "group": int(groups),
+                 "kernel_shape": list(w.shape[2:])}
+        return op, _tensor_names(cap, x, w, b), attrs
+    if name == "addmm":
+        return "Gemm", _tensor_names(cap, a[1], a[2], a[0]), {"transA": 0, "transB": 0}
+    if name in ("mm", "bmm", "matmul"):
+        return "MatMul", _tensor_names(cap, a[0], a[1]), {}
+    if name in ("baddbmm", "addbmm"):
+        return "MatMul", _tensor_names(cap, a[1], a[2]), {}
+    if name in ("native_batch_norm", "_native_batch_norm_legit_no_training",
+                "_native_batch_norm_legit", "batch_norm", "_batch_norm_impl_index"):
+        x, w, b, mean, var = (*a, None, None, None, None, None)[:5]
+        return "BatchNormalization", _tensor_names(cap, x, w, b, mean, var), {}
+    if name == "native_layer_norm":
+        return "LayerNormalization", _tensor_names(cap, a[0], a[2], a[3]), {"axis": -len(a[1])}
+    if name == "native_group_norm":
+        return "GroupNormalization", _tensor_names(cap, a[0], a[1], a[2]), {
+            "num_groups": int(a[6])}
+    if name in ("avg_pool1d", "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool2d",
+                "max_pool3d", "max_pool2d_with_indices", "max_pool3d_with_indices",
+                "mkldnn_max_pool2d"):
+        kernel = list(a[1]) if isinstance(a[1], list | tuple) else [int(a[1])]
+        rank = a[0].dim() - 2
+        if len(kernel) == 1 and rank > 1:
+            kernel = kernel * rank
+        op = "AveragePool" if name.startswith("avg") else "MaxPool"
+        return op, _tensor_names(cap, a[0]), {"kernel_shape": kernel}
+    if name in ("_adaptive_avg_pool2d", "adaptive_avg_pool2d", "_adaptive_avg_pool3d",
+                "adaptive_max_pool2d", "_adaptive_avg_pool1d"):
+        x, out = a[0], outs[0]
+        spatial_in, spatial_out = x.shape[2:], out.shape[2:]
+        if all(int(d) == 1 for d in spatial_out):
+            op = "GlobalMaxPool" if "max" in name else "GlobalAveragePool"
+            return op, _tensor_names(cap, x), {}
+        kernel = [-(-int(i) // int(o)) for i, o in zip(spatial_in, spatial_out, strict=True)]
+        op = "MaxPool" if "max" in name else "AveragePool"
+        return op, _tensor_names(cap, x), {"kernel_shape": kernel}
+    if name in _ATTN:
+        q, k, v = a[0], a[1], a[2]
+        mask = _arg(a, kwargs, 3, "attn_bias") if "efficient" in name else kwargs.get("attn_mask")
+        if name == "_scaled_dot_product_flash_attention_for_cpu":
+            mask = _arg(a, kwargs, 5, "attn_mask")
+        return "Attention", _tensor_names(cap, q, k, v, mask), {}
+    if name in ("_softmax", "softmax"):
+        return "Softmax", _tensor_names(cap, a[0]), {"axis": int(a[1])}
+    if name in ("_log_softmax", "log_softmax"):
+        return "LogSoftmax", _tensor_names(cap, a[0]), {"axis": int(a[1])}
+    if name == "mean" and len(a) > 1 and outs and a[0].dim() >= 3:
+        dims = sorted(int(d) % a[0].dim() for d in a[1])
+        if dims == list(range(2, a[0].dim())):
+            return "GlobalAveragePool", _tensor_names(cap, a[0]), {}
+    if name in ("upsample_nearest1d", "upsample_nearest2d", "upsample_nearest3d",
+                "_upsample_nearest_exact2d"):
+        return "Resize", _tensor_names(cap, a[0]), {"mode": "nearest"}
+    if name in ("upsample_bilinear2d", "upsample_linear1d", "upsample_trilinear3d",
+                "_upsample_bilinear2d_aa"):
+        return "Resize", _tensor_names(cap, a[0]), {"mode": "linear"}
+    if name == "upsample_bicubic2d":
+        return "Resize", _tensor_names(cap, a[0]), {"mode": "cubic"}
+    if name == "embedding":
+        return "Gather", _tensor_names(cap, a[0], a[1]), {}
+    tensors = [t for t in _flatten(args, kwargs) if isinstance(t, torch.Tensor)]
+    for table in (_UNARY, _BINARY, _REDUCE, _ZERO):
+        if name in table:
+            return table[name], _tensor_names(cap, *tensors), {}
+    return f"aten::{name}", _tensor_names(cap, *tensors), {}
+
+
+# -- building the Graph -----------------------------------------------------------------------
+
+
+def load_module(
+    module: torch.nn.Module,
+    inputs: Iterable[InputSpec] | Mapping[str, tuple[int, ...]] | None,
+    *,
+    name: str = "model",
+    default_shapes: Mapping[str, tuple[int, ...]] | None = None,
+) -> Graph:
+    """Run ``module`` once on random inputs of the given shapes and record its Graph."""
+    torch = import_torch()
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    names = list(default_shapes) if default_shapes else input_names(module)
+    specs = resolve_inputs(inputs, names)
+    shapes: dict[str, tuple[tuple[int, ...], str]] = {}
+    for n in names:
+        if n in specs:
+            shapes[n] = (specs[n].shape, specs[n].dtype or "float32")
+        elif default_shapes and n in default_shapes:
+            shapes[n] = (tuple(default_shapes[n]), "float32")
+        else:
+            raise ShapeError(
+                f"no shape for input '{n}' of {name}: give one with --input-shape {n}=1x3x224x224"
+            )
+    generator = torch.Generator().manual_seed(0)
+    example = []
+    for n in names:
+        shape, dtype = shapes[n]
+        tdtype = getattr(torch, dtype)
+        if tdtype.is_floating_point:
+            example.append(torch.randn(shape, generator=generator).to(tdtype))
+        else:
+            example.append(torch.zeros(shape, dtype=tdtype))
+
+    cap = _Capture(module)
+    input_tensor_names = [cap.name_of(t, new_ok=True) for t in example]
+    cap.constants.difference_update(input_tensor_names)
+
+    class Recorder(TorchDispatchMode):
+        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (),
+                               kwargs: Any = None) -> Any:
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
+            cap.record(func, args, kwargs, out)
+            return out
+
+    hooks = torch.nn.modules.module
+    pre = hooks.register_module_forward_pre_hook(cap.pre_hook)
+    post = hooks.register_module_forward_hook(cap.post_hook)
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)  # the fused encoder kernel hides its ops
+    try:
+        with torch.no_grad(), Recorder():
+            result = module(*example)
+    except Exception as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ModelLoadError(
+            f"running {name} on inputs {', '.join(f'{n}={_fmt(shapes[n][0])}' for n in names)} "
+            f"failed: {type(exc).__name__}: {message}"
+        ) from None
+    finally:
+        pre.remove()
+        post.remove()
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+
+    outputs = [cap.name_of(t, new_ok=True) for t in _flatten((result,), {})
+               if isinstance(t, torch.Tensor)]
+    nodes = _nodes(cap.records)
+    params = sum(p.numel() for p in module.parameters())
+    buffers = sum(b.numel() for b in module.buffers() if b.is_floating_point())
+    return Graph(
+        name=name,
+        source="pytorch",
+        nodes=tuple(nodes),
+        tensors=cap.tensors,
+        inputs=tuple(input_tensor_names),
+        outputs=tuple(outputs),
+        weights=cap.weights,
+        constants=frozenset(cap.constants),
+        aliases=cap.aliases,
+        notes=tuple(_batchnorm_notes(nodes, cap)),
+        param_total=params,
+        buffer_total=buffers,
+        input_labels=tuple(names),
+    )
+
+
+def _fmt(shape: tuple[int, ...]) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def _nodes(
+    records: list[tuple[str, str, tuple[str, ...], tuple[str, ...], dict[str, Any], _Call]],
+) -> list[Node]:
+    """Name each op after its module: the module path alone when the module call ran one
+    op, ``path/OpType`` when it ran several; repeated calls of one module get ``#2``, ``#3``."""
+    per_call: dict[int, int] = {}
+    for *_, call in records:
+        per_call[call.serial] = per_call.get(call.serial, 0) + 1
+    used: dict[str, int] = {}
+    nodes = []
+    for aten, op, inputs, outputs, attrs, call in records:
+        base = call.path if per_call[call.serial] == 1 and call.path else (
+            f"{call.path}/{op}" if call.path else op)
+        seen = used.get(base, 0)
+        used[base] = seen + 1
+        label = base if not seen else f"{base}#{seen + 1}"
+        del aten
+        nodes.append(Node(label, op, inputs, outputs, attrs, scope=call.path))
+    return nodes
+
+
+def _batchnorm_notes(nodes: list[Node], cap: _Capture) -> list[str]:
+    """Say how many params an exporter that folds BatchNorm into convs will report fewer of."""
+    producer = {out: n for n in nodes for out in n.outputs}
+    layers = channels = folded = 0
+    for n in nodes:
+        if n.op_type != "BatchNormalization":
+            continue
+        c = cap.tensors[n.inputs[0]].shape[1] if n.inputs[0] in cap.tensors else 0
+        layers += 1
+        channels += c
+        conv = producer.get(n.inputs[0])
+        if conv is not None and conv.op_type == "Conv":
+            has_bias = len(conv.inputs) > 2 and bool(conv.inputs[2])
+            folded += c * (2 if has_bias else 1)
+    if not layers:
+        return []
+    return [
+        f"BatchNorm: {layers} layers, {channels:,} channels (gamma, beta counted as params; "
+        f"running mean/var as buffers). An exporter that folds BatchNorm into the preceding "
+        f"conv (torch.onnx does) reports {folded:,} fewer params: gamma and beta become a conv "
+        f"bias of one value per channel."
+    ]
