@@ -22,17 +22,29 @@ from .graph import Graph, Node, TensorInfo, Uncounted, Weight
 
 #: Ops that, applied to weights only, just re-express a weight (constant-foldable).
 WEIGHT_TRANSFORMS = frozenset(
-    {"Cast", "CastLike", "Transpose", "Reshape", "Identity", "Squeeze", "Unsqueeze", "Flatten",
-     "DequantizeLinear", "Convert", "Constant", "Concat", "Expand", "Tile"}
+    {
+        "Cast",
+        "CastLike",
+        "Transpose",
+        "Reshape",
+        "Identity",
+        "Squeeze",
+        "Unsqueeze",
+        "Flatten",
+        "DequantizeLinear",
+        "Convert",
+        "Constant",
+        "Concat",
+        "Expand",
+        "Tile",
+    }
 )
 #: Ops whose output shares its input's buffer, for the peak-memory walk.
 ALIAS_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"})
 BIAS_PRODUCERS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
 
 
-def analyze(
-    graph: Graph, *, count_bias: bool = False, registry: Registry = REGISTRY
-) -> CostReport:
+def analyze(graph: Graph, *, count_bias: bool = False, registry: Registry = REGISTRY) -> CostReport:
     """Cost every node of ``graph`` with ``registry``'s rules."""
     tensors = graph.tensors
     weights = graph.weights
@@ -139,8 +151,11 @@ def analyze(
                 name=node.name,
                 op=node.op_type,
                 scope=node.scope,
-                input_shapes=tuple(_shape(tensors.get(i)) for i in node.inputs
-                                   if i and i not in derived and i not in constants),
+                input_shapes=tuple(
+                    _shape(tensors.get(i))
+                    for i in node.inputs
+                    if i and i not in derived and i not in constants
+                ),
                 output_shapes=tuple(_shape(tensors.get(o)) for o in outputs),
                 params=params,
                 macs=macs,
@@ -169,9 +184,7 @@ def analyze(
         flops=sum(layer.flops for layer in layers),
         weight_bytes=sum(w.nbytes for w in weights.values()),
         activation_bytes=sum(layer.activation_bytes for layer in layers),
-        peak_activation_bytes=_peak_activation_bytes(
-            graph, layer_nodes, set(derived) | constants
-        ),
+        peak_activation_bytes=_peak_activation_bytes(graph, layer_nodes, set(derived) | constants),
     )
     counted_layers = sum(1 for layer in layers if layer.counted)
     return CostReport(
@@ -259,15 +272,16 @@ def _keep_larger_branches(
             keep = max(sorted(per_branch), key=lambda b: per_branch[b])
             others = [b for b in per_branch if b != keep]
             for i, lab in enumerate(labels):
-                if (len(lab) > level and "|".join(lab[:level]) == prefix
-                        and lab[level].rpartition(":")[0] == if_name
-                        and lab[level].rpartition(":")[2] != keep):
+                if (
+                    len(lab) > level
+                    and "|".join(lab[:level]) == prefix
+                    and lab[level].rpartition(":")[0] == if_name
+                    and lab[level].rpartition(":")[2] != keep
+                ):
                     dropped.add(i)
             detail = ", ".join(f"{b} {per_branch[b]:,} FLOPs" for b in sorted(per_branch))
             if others or len(per_branch) == 1:
-                notes.append(
-                    f"If '{if_name}': the larger branch ({keep}) is counted ({detail})"
-                )
+                notes.append(f"If '{if_name}': the larger branch ({keep}) is counted ({detail})")
         level += 1
     kept = [i for i in range(len(layers)) if i not in dropped]
     return [layers[i] for i in kept], [nodes[i] for i in kept], notes

@@ -37,12 +37,15 @@ def load_graph(model: ModelRef, input_shapes: InputShapes = None) -> Graph:
         from .frontends import torch as torch_frontend
 
         return torch_frontend.load_module(model, input_shapes, name=type(model).__name__)
-    raise ModelLoadError(f"cannot count a {type(model).__name__}: give a path, a zoo name or a module")
+    raise ModelLoadError(
+        f"cannot count a {type(model).__name__}: give a path, a zoo name or a module"
+    )
 
 
 def _is_torch_module(obj: object) -> bool:
-    return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module"
-               for c in type(obj).__mro__)
+    return any(
+        c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(obj).__mro__
+    )
 
 
 def _load_path_or_name(ref: str, input_shapes: InputShapes) -> Graph:

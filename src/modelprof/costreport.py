@@ -113,8 +113,9 @@ class CostReport:
     def by_scope(self, depth: int = 1) -> list[GroupCost]:
         """Costs per module scope cut to ``depth`` components (``layer1.0`` at depth 2), in
         execution order of first appearance. Layers outside any module group under ''."""
-        keys = [".".join(layer.scope.split(".")[:depth]) if layer.scope else ""
-                for layer in self.layers]
+        keys = [
+            ".".join(layer.scope.split(".")[:depth]) if layer.scope else "" for layer in self.layers
+        ]
         return self._group(keys)
 
     def layer(self, name: str) -> LayerCost:

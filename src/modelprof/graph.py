@@ -40,8 +40,16 @@ DTYPE_BYTES: Mapping[str, float] = {
 }
 
 FLOAT_DTYPES = frozenset(
-    {"float64", "float32", "float16", "bfloat16", "float8e4m3fn", "float8e4m3fnuz", "float8e5m2",
-     "float8e5m2fnuz"}
+    {
+        "float64",
+        "float32",
+        "float16",
+        "bfloat16",
+        "float8e4m3fn",
+        "float8e4m3fnuz",
+        "float8e5m2",
+        "float8e5m2fnuz",
+    }
 )
 
 Shape = tuple[int, ...]
@@ -125,7 +133,8 @@ class Graph:
 
     ``aliases`` maps a tensor that is a view of another (a PyTorch reshape) to its base, so
     peak memory counts the buffer once. ``input_labels`` are user-facing input names where
-    they differ from the tensor names. ``constants`` are stored tensors that are not weights (integer shape tensors, scalars).
+    they differ from the tensor names. ``constants`` are stored tensors that are not weights
+    (integer shape tensors, scalars).
 
     ``param_total``/``buffer_total`` override the totals computed from ``weights`` where the
     source defines them itself (PyTorch's ``parameters()`` also counts unused parameters).

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelLoadError, ShapeError
-from ..graph import FLOAT_DTYPES, Graph, Node, TensorInfo, Uncounted, Weight
+from ..graph import FLOAT_DTYPES, Graph, Node, TensorInfo, Uncounted, Weight, WeightKind
 from ..shapes import InputSpec, resolve_inputs
 
 if TYPE_CHECKING:
@@ -28,10 +28,28 @@ MIN_OPSET = 11
 #: Integer initializers up to this many elements keep their values for shape inference.
 SMALL_INT_ELEMENTS = 1024
 _ONNX_DTYPES = {
-    1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
-    8: "string", 9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64",
-    14: "complex64", 15: "complex128", 16: "bfloat16", 17: "float8e4m3fn", 18: "float8e4m3fnuz",
-    19: "float8e5m2", 20: "float8e5m2fnuz", 21: "uint4", 22: "int4",
+    1: "float32",
+    2: "uint8",
+    3: "int8",
+    4: "uint16",
+    5: "int16",
+    6: "int32",
+    7: "int64",
+    8: "string",
+    9: "bool",
+    10: "float16",
+    11: "float64",
+    12: "uint32",
+    13: "uint64",
+    14: "complex64",
+    15: "complex128",
+    16: "bfloat16",
+    17: "float8e4m3fn",
+    18: "float8e4m3fnuz",
+    19: "float8e5m2",
+    20: "float8e5m2fnuz",
+    21: "uint4",
+    22: "int4",
 }
 _DTYPE_CODES = {name: code for code, name in _ONNX_DTYPES.items()}
 _BUFFER_INPUTS = {"BatchNormalization": (3, 4)}
@@ -41,7 +59,7 @@ _SCOPE_KEY = "pkg.torch.onnx.name_scopes"
 def read_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
     """Read an ONNX file's graph (never its external data), or explain in one line why not."""
     import onnx
-    from google.protobuf.message import DecodeError
+    from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 
     p = Path(path)
     if not p.exists():
@@ -171,7 +189,9 @@ class _GraphBuilder:
         self.notes: list[str] = []
         self.names: dict[str, int] = {}
 
-    def build(self, user_inputs: Iterable[InputSpec] | Mapping[str, tuple[int, ...]] | None) -> Graph:
+    def build(
+        self, user_inputs: Iterable[InputSpec] | Mapping[str, tuple[int, ...]] | None
+    ) -> Graph:
         import onnx
 
         model = self.model
@@ -235,7 +255,7 @@ class _GraphBuilder:
             self.tensors[init.name] = TensorInfo(init.name, shape, dtype)
             is_float = dtype in FLOAT_DTYPES
             if is_float and shape:
-                kind = "buffer" if init.name in buffers else "param"
+                kind: WeightKind = "buffer" if init.name in buffers else "param"
                 self.weights[init.name] = Weight(init.name, shape, dtype, kind)
             else:
                 self.constants.add(init.name)
@@ -250,7 +270,9 @@ class _GraphBuilder:
                 )
         # float Constant nodes become weights (typed inputs), the others stay in place
         new.node.extend(
-            n for n in graph.node if n.op_type != "Constant" or not self._weight_constant(n, new, buffers)
+            n
+            for n in graph.node
+            if n.op_type != "Constant" or not self._weight_constant(n, new, buffers)
         )
         return copy
 
@@ -272,7 +294,7 @@ class _GraphBuilder:
         self.tensors[out] = TensorInfo(out, shape, dtype)
         if dtype in FLOAT_DTYPES and shape:
             self.constants.discard(out)
-            kind = "buffer" if out in buffers else "param"
+            kind: WeightKind = "buffer" if out in buffers else "param"
             self.weights[out] = Weight(out, shape, dtype, kind)
             graph.input.append(
                 onnx.helper.make_tensor_value_info(out, tensor.data_type, list(shape))

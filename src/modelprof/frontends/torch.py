@@ -14,10 +14,10 @@ import importlib
 import importlib.util
 import inspect
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import MissingExtraError, ModelLoadError, ShapeError
 from ..graph import Graph, Node, TensorInfo, Weight
@@ -40,7 +40,7 @@ def import_torch() -> Any:
 
 def load_factory(spec: str) -> torch.nn.Module:
     """Import ``spec`` and return the module its factory builds (eval mode)."""
-    torch = import_torch()
+    nn_module = import_torch().nn.Module
     target, sep, attr = spec.rpartition(":")
     if not sep or not target or not attr:
         raise ModelLoadError(
@@ -52,18 +52,16 @@ def load_factory(spec: str) -> torch.nn.Module:
         names = [n for n in dir(module) if not n.startswith("_")]
         raise ModelLoadError(f"{target} has no '{attr}' (it defines: {', '.join(names[:12])})")
     obj = getattr(module, attr)
-    if not isinstance(obj, torch.nn.Module):
+    if not isinstance(obj, nn_module):
         if not callable(obj):
             raise ModelLoadError(f"{spec} is neither an nn.Module nor a callable that builds one")
         try:
             obj = obj()
         except Exception as exc:
             raise ModelLoadError(f"calling {spec}() failed: {type(exc).__name__}: {exc}") from None
-    if not isinstance(obj, torch.nn.Module):
-        raise ModelLoadError(
-            f"{spec} returned {type(obj).__name__}, not a torch.nn.Module"
-        )
-    return obj.eval()
+    if not isinstance(obj, nn_module):
+        raise ModelLoadError(f"{spec} returned {type(obj).__name__}, not a torch.nn.Module")
+    return cast("torch.nn.Module", obj.eval())
 
 
 def _import_target(target: str) -> Any:
@@ -81,9 +79,7 @@ def _import_target(target: str) -> Any:
             loader_spec.loader.exec_module(module)
         except Exception as exc:
             sys.modules.pop(name, None)
-            raise ModelLoadError(
-                f"importing {path} failed: {type(exc).__name__}: {exc}"
-            ) from None
+            raise ModelLoadError(f"importing {path} failed: {type(exc).__name__}: {exc}") from None
         return module
     try:
         return importlib.import_module(target)
@@ -98,7 +94,8 @@ def input_names(module: torch.nn.Module) -> list[str]:
     except (TypeError, ValueError):
         return ["input"]
     names = [
-        p.name for p in params
+        p.name
+        for p in params
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
     ]
     return names or ["input"]
@@ -131,7 +128,9 @@ class _Capture:
         self.constants: set[str] = set()
         self.weights: dict[str, Weight] = {}
         self.produced: set[str] = set()
-        self.records: list[tuple[str, str, tuple[str, ...], tuple[str, ...], dict[str, Any], _Call]] = []
+        self.records: list[
+            tuple[str, str, tuple[str, ...], tuple[str, ...], dict[str, Any], _Call]
+        ] = []
         for name, p in root.named_parameters():
             self._name_weight(p, name, "param")
         for name, b in root.named_buffers():
@@ -149,8 +148,13 @@ class _Capture:
 
     @staticmethod
     def _view_key(t: Any) -> tuple[Any, ...]:
-        return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape),
-                tuple(t.stride()), t.dtype)
+        return (
+            t.untyped_storage().data_ptr(),
+            t.storage_offset(),
+            tuple(t.shape),
+            tuple(t.stride()),
+            t.dtype,
+        )
 
     def name_of(self, t: Any, *, new_ok: bool) -> str:
         key = self._view_key(t)
@@ -175,6 +179,10 @@ class _Capture:
             name, tuple(int(d) for d in t.shape), str(t.dtype).removeprefix("torch.")
         )
         return name
+
+    def is_weight(self, t: Any) -> bool:
+        name = self.name_of(t, new_ok=False)
+        return self.aliases.get(name, name) in self.weights
 
     # module hooks
     def pre_hook(self, module: Any, args: Any) -> None:
@@ -202,6 +210,8 @@ class _Capture:
             return
         call = self.stack[-1] if self.stack else _Call("", 0)
         op, inputs, attrs = translate(func, args, kwargs, outs, self)
+        if str(func.overloadpacket.__name__) in _PRIMARY_OUTPUT_ONLY:
+            outs = outs[:1]  # saved statistics / indices, not activations of the layer
         out_names = tuple(self.name_of(o, new_ok=True) for o in outs)
         self.produced.update(out_names)
         self.records.append((str(func.overloadpacket.__name__), op, inputs, out_names, attrs, call))
@@ -218,50 +228,156 @@ def _flatten(args: Sequence[Any], kwargs: Mapping[str, Any]) -> Iterable[Any]:
 # -- ATen -> ONNX translation ---------------------------------------------------------------
 
 _UNARY = {
-    "relu": "Relu", "relu_": "Relu", "sigmoid": "Sigmoid", "sigmoid_": "Sigmoid", "tanh": "Tanh",
-    "tanh_": "Tanh", "gelu": "Gelu", "gelu_": "Gelu", "hardswish": "HardSwish",
-    "hardswish_": "HardSwish", "hardsigmoid": "HardSigmoid", "hardsigmoid_": "HardSigmoid",
-    "hardtanh": "Clip", "hardtanh_": "Clip", "clamp": "Clip", "clamp_": "Clip",
-    "clamp_min": "Clip", "clamp_min_": "Clip", "clamp_max": "Clip", "leaky_relu": "LeakyRelu",
-    "leaky_relu_": "LeakyRelu", "elu": "Elu", "elu_": "Elu", "selu": "Selu", "celu": "Celu",
-    "silu": "Swish", "silu_": "Swish", "mish": "Mish", "softplus": "Softplus", "exp": "Exp",
-    "log": "Log", "sqrt": "Sqrt", "rsqrt": "Sqrt", "reciprocal": "Reciprocal", "neg": "Neg",
-    "abs": "Abs", "erf": "Erf", "sin": "Sin", "cos": "Cos", "sign": "Sign", "floor": "Floor",
-    "ceil": "Ceil", "round": "Round", "prelu": "PRelu", "_prelu_kernel": "PRelu",
+    "relu": "Relu",
+    "relu_": "Relu",
+    "sigmoid": "Sigmoid",
+    "sigmoid_": "Sigmoid",
+    "tanh": "Tanh",
+    "tanh_": "Tanh",
+    "gelu": "Gelu",
+    "gelu_": "Gelu",
+    "hardswish": "HardSwish",
+    "hardswish_": "HardSwish",
+    "hardsigmoid": "HardSigmoid",
+    "hardsigmoid_": "HardSigmoid",
+    "hardtanh": "Clip",
+    "hardtanh_": "Clip",
+    "clamp": "Clip",
+    "clamp_": "Clip",
+    "clamp_min": "Clip",
+    "clamp_min_": "Clip",
+    "clamp_max": "Clip",
+    "leaky_relu": "LeakyRelu",
+    "leaky_relu_": "LeakyRelu",
+    "elu": "Elu",
+    "elu_": "Elu",
+    "selu": "Selu",
+    "celu": "Celu",
+    "silu": "Swish",
+    "silu_": "Swish",
+    "mish": "Mish",
+    "softplus": "Softplus",
+    "exp": "Exp",
+    "log": "Log",
+    "sqrt": "Sqrt",
+    "rsqrt": "Sqrt",
+    "reciprocal": "Reciprocal",
+    "neg": "Neg",
+    "abs": "Abs",
+    "erf": "Erf",
+    "sin": "Sin",
+    "cos": "Cos",
+    "sign": "Sign",
+    "floor": "Floor",
+    "ceil": "Ceil",
+    "round": "Round",
+    "prelu": "PRelu",
+    "_prelu_kernel": "PRelu",
     "logical_not": "Not",
 }
 _BINARY = {
-    "add": "Add", "add_": "Add", "sub": "Sub", "sub_": "Sub", "rsub": "Sub", "mul": "Mul",
-    "mul_": "Mul", "div": "Div", "div_": "Div", "pow": "Pow", "maximum": "Max",
-    "minimum": "Min", "where": "Where", "masked_fill": "Where", "masked_fill_": "Where",
-    "eq": "Equal", "ne": "Equal", "lt": "Less", "gt": "Greater", "le": "LessOrEqual",
-    "ge": "GreaterOrEqual", "logical_and": "And", "logical_or": "Or", "remainder": "Mod",
+    "add": "Add",
+    "add_": "Add",
+    "sub": "Sub",
+    "sub_": "Sub",
+    "rsub": "Sub",
+    "mul": "Mul",
+    "mul_": "Mul",
+    "div": "Div",
+    "div_": "Div",
+    "pow": "Pow",
+    "maximum": "Max",
+    "minimum": "Min",
+    "where": "Where",
+    "masked_fill": "Where",
+    "masked_fill_": "Where",
+    "eq": "Equal",
+    "ne": "Equal",
+    "lt": "Less",
+    "gt": "Greater",
+    "le": "LessOrEqual",
+    "ge": "GreaterOrEqual",
+    "logical_and": "And",
+    "logical_or": "Or",
+    "remainder": "Mod",
     "fmod": "Mod",
 }
-_REDUCE = {"sum": "ReduceSum", "mean": "ReduceMean", "amax": "ReduceMax", "amin": "ReduceMin",
-           "max": "ReduceMax", "min": "ReduceMin", "prod": "ReduceProd", "argmax": "ArgMax",
-           "argmin": "ArgMin", "norm": "ReduceL2", "linalg_vector_norm": "ReduceL2"}
+_REDUCE = {
+    "sum": "ReduceSum",
+    "mean": "ReduceMean",
+    "amax": "ReduceMax",
+    "amin": "ReduceMin",
+    "max": "ReduceMax",
+    "min": "ReduceMin",
+    "prod": "ReduceProd",
+    "argmax": "ArgMax",
+    "argmin": "ArgMin",
+    "norm": "ReduceL2",
+    "linalg_vector_norm": "ReduceL2",
+}
 _ZERO = {
-    "clone": "Identity", "_to_copy": "Cast", "copy_": "Identity", "contiguous": "Identity",
-    "cat": "Concat", "stack": "Concat", "constant_pad_nd": "Pad", "index_select": "Gather",
-    "index": "Gather", "gather": "GatherElements", "_unsafe_view": "Reshape",
-    "native_dropout": "Dropout", "dropout": "Dropout", "repeat": "Tile", "roll": "Identity",
-    "flip": "Identity", "lift_fresh": "Identity", "fill_": "Identity", "zero_": "Identity",
-    "zeros_like": "ConstantOfShape", "ones_like": "ConstantOfShape",
-    "empty_like": "ConstantOfShape", "full_like": "ConstantOfShape", "scatter": "ScatterElements",
-    "pixel_shuffle": "DepthToSpace", "pixel_unshuffle": "SpaceToDepth", "tril": "Trilu",
-    "triu": "Trilu", "split_with_sizes_copy": "Split", "unbind_copy": "Split",
-    "embedding": "Gather", "nonzero": "NonZero",
+    "clone": "Identity",
+    "_to_copy": "Cast",
+    "copy_": "Identity",
+    "contiguous": "Identity",
+    "cat": "Concat",
+    "stack": "Concat",
+    "constant_pad_nd": "Pad",
+    "index_select": "Gather",
+    "index": "Gather",
+    "gather": "GatherElements",
+    "_unsafe_view": "Reshape",
+    "native_dropout": "Dropout",
+    "dropout": "Dropout",
+    "repeat": "Tile",
+    "roll": "Identity",
+    "flip": "Identity",
+    "lift_fresh": "Identity",
+    "fill_": "Identity",
+    "zero_": "Identity",
+    "zeros_like": "ConstantOfShape",
+    "ones_like": "ConstantOfShape",
+    "empty_like": "ConstantOfShape",
+    "full_like": "ConstantOfShape",
+    "scatter": "ScatterElements",
+    "pixel_shuffle": "DepthToSpace",
+    "pixel_unshuffle": "SpaceToDepth",
+    "tril": "Trilu",
+    "triu": "Trilu",
+    "split_with_sizes_copy": "Split",
+    "unbind_copy": "Split",
+    "embedding": "Gather",
+    "nonzero": "NonZero",
+}
+#: ATen ops whose extra outputs (saved mean/rstd, pooling indices, logsumexp) are side products.
+_PRIMARY_OUTPUT_ONLY = {
+    "native_layer_norm",
+    "native_group_norm",
+    "native_batch_norm",
+    "_native_batch_norm_legit_no_training",
+    "_native_batch_norm_legit",
+    "max_pool2d_with_indices",
+    "max_pool3d_with_indices",
+    "adaptive_max_pool2d",
+    "_scaled_dot_product_flash_attention_for_cpu",
+    "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_efficient_attention",
+    "_scaled_dot_product_cudnn_attention",
+    "native_dropout",
 }
 _ATTN = {
-    "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
-    "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention",
-    "_scaled_dot_product_fused_attention_overrideable", "scaled_dot_product_attention",
+    "_scaled_dot_product_flash_attention_for_cpu",
+    "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_efficient_attention",
+    "_scaled_dot_product_cudnn_attention",
+    "_scaled_dot_product_fused_attention_overrideable",
+    "scaled_dot_product_attention",
 }
 
 
-def _arg(args: Sequence[Any], kwargs: Mapping[str, Any], index: int, name: str,
-         default: Any = None) -> Any:
+def _arg(
+    args: Sequence[Any], kwargs: Mapping[str, Any], index: int, name: str, default: Any = None
+) -> Any:
     if index < len(args):
         return args[index]
     return kwargs.get(name, default)
@@ -269,17 +385,16 @@ def _arg(args: Sequence[Any], kwargs: Mapping[str, Any], index: int, name: str,
 
 def _tensor_names(cap: _Capture, *items: Any) -> tuple[str, ...]:
     torch = cap.torch
-    return tuple(
-        cap.name_of(t, new_ok=False) if isinstance(t, torch.Tensor) else "" for t in items
-    )
+    return tuple(cap.name_of(t, new_ok=False) if isinstance(t, torch.Tensor) else "" for t in items)
 
 
 def _pair_pads(padding: Sequence[int]) -> list[int]:
     return [int(p) for p in padding] * 2
 
 
-def translate(func: Any, args: Sequence[Any], kwargs: Mapping[str, Any], outs: list[Any],
-              cap: _Capture) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+def translate(
+    func: Any, args: Sequence[Any], kwargs: Mapping[str, Any], outs: list[Any], cap: _Capture
+) -> tuple[str, tuple[str, ...], dict[str, Any]]:
     """Map one ATen call to (ONNX op type, input tensor names in ONNX order, attributes)."""
     torch = cap.torch
     name = str(func.overloadpacket.__name__)
@@ -288,36 +403,59 @@ def translate(func: Any, args: Sequence[Any], kwargs: Mapping[str, Any], outs: l
         x, w, b = a[0], a[1], a[2]
         stride, padding, dilation, transposed, _, groups = a[3:9]
         op = "ConvTranspose" if transposed else "Conv"
-        attrs = {"strides": list(stride), "pads": _pair_pads(padding),
-                 "dilations": list(dilation), "group": int(groups),
-                 "kernel_shape": list(w.shape[2:])}
+        attrs = {
+            "strides": list(stride),
+            "pads": _pair_pads(padding),
+            "dilations": list(dilation),
+            "group": int(groups),
+            "kernel_shape": list(w.shape[2:]),
+        }
         return op, _tensor_names(cap, x, w, b), attrs
     if name == "addmm":
         return "Gemm", _tensor_names(cap, a[1], a[2], a[0]), {"transA": 0, "transB": 0}
+    if name == "mm" and cap.is_weight(a[1]):  # nn.Linear without bias, as exporters write it
+        return "Gemm", _tensor_names(cap, a[0], a[1]), {"transA": 0, "transB": 0}
     if name in ("mm", "bmm", "matmul"):
         return "MatMul", _tensor_names(cap, a[0], a[1]), {}
     if name in ("baddbmm", "addbmm"):
         return "MatMul", _tensor_names(cap, a[1], a[2]), {}
-    if name in ("native_batch_norm", "_native_batch_norm_legit_no_training",
-                "_native_batch_norm_legit", "batch_norm", "_batch_norm_impl_index"):
+    if name in (
+        "native_batch_norm",
+        "_native_batch_norm_legit_no_training",
+        "_native_batch_norm_legit",
+        "batch_norm",
+        "_batch_norm_impl_index",
+    ):
         x, w, b, mean, var = (*a, None, None, None, None, None)[:5]
         return "BatchNormalization", _tensor_names(cap, x, w, b, mean, var), {}
     if name == "native_layer_norm":
         return "LayerNormalization", _tensor_names(cap, a[0], a[2], a[3]), {"axis": -len(a[1])}
     if name == "native_group_norm":
-        return "GroupNormalization", _tensor_names(cap, a[0], a[1], a[2]), {
-            "num_groups": int(a[6])}
-    if name in ("avg_pool1d", "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool2d",
-                "max_pool3d", "max_pool2d_with_indices", "max_pool3d_with_indices",
-                "mkldnn_max_pool2d"):
+        return "GroupNormalization", _tensor_names(cap, a[0], a[1], a[2]), {"num_groups": int(a[6])}
+    if name in (
+        "avg_pool1d",
+        "avg_pool2d",
+        "avg_pool3d",
+        "max_pool1d",
+        "max_pool2d",
+        "max_pool3d",
+        "max_pool2d_with_indices",
+        "max_pool3d_with_indices",
+        "mkldnn_max_pool2d",
+    ):
         kernel = list(a[1]) if isinstance(a[1], list | tuple) else [int(a[1])]
         rank = a[0].dim() - 2
         if len(kernel) == 1 and rank > 1:
             kernel = kernel * rank
         op = "AveragePool" if name.startswith("avg") else "MaxPool"
         return op, _tensor_names(cap, a[0]), {"kernel_shape": kernel}
-    if name in ("_adaptive_avg_pool2d", "adaptive_avg_pool2d", "_adaptive_avg_pool3d",
-                "adaptive_max_pool2d", "_adaptive_avg_pool1d"):
+    if name in (
+        "_adaptive_avg_pool2d",
+        "adaptive_avg_pool2d",
+        "_adaptive_avg_pool3d",
+        "adaptive_max_pool2d",
+        "_adaptive_avg_pool1d",
+    ):
         x, out = a[0], outs[0]
         spatial_in, spatial_out = x.shape[2:], out.shape[2:]
         if all(int(d) == 1 for d in spatial_out):
@@ -340,11 +478,19 @@ def translate(func: Any, args: Sequence[Any], kwargs: Mapping[str, Any], outs: l
         dims = sorted(int(d) % a[0].dim() for d in a[1])
         if dims == list(range(2, a[0].dim())):
             return "GlobalAveragePool", _tensor_names(cap, a[0]), {}
-    if name in ("upsample_nearest1d", "upsample_nearest2d", "upsample_nearest3d",
-                "_upsample_nearest_exact2d"):
+    if name in (
+        "upsample_nearest1d",
+        "upsample_nearest2d",
+        "upsample_nearest3d",
+        "_upsample_nearest_exact2d",
+    ):
         return "Resize", _tensor_names(cap, a[0]), {"mode": "nearest"}
-    if name in ("upsample_bilinear2d", "upsample_linear1d", "upsample_trilinear3d",
-                "_upsample_bilinear2d_aa"):
+    if name in (
+        "upsample_bilinear2d",
+        "upsample_linear1d",
+        "upsample_trilinear3d",
+        "_upsample_bilinear2d_aa",
+    ):
         return "Resize", _tensor_names(cap, a[0]), {"mode": "linear"}
     if name == "upsample_bicubic2d":
         return "Resize", _tensor_names(cap, a[0]), {"mode": "cubic"}
@@ -397,9 +543,10 @@ def load_module(
     input_tensor_names = [cap.name_of(t, new_ok=True) for t in example]
     cap.constants.difference_update(input_tensor_names)
 
-    class Recorder(TorchDispatchMode):
-        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (),
-                               kwargs: Any = None) -> Any:
+    class Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
+        def __torch_dispatch__(
+            self, func: Any, types: Any, args: Any = (), kwargs: Any = None
+        ) -> Any:
             kwargs = kwargs or {}
             out = func(*args, **kwargs)
             cap.record(func, args, kwargs, out)
@@ -411,7 +558,7 @@ def load_module(
     fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)  # the fused encoder kernel hides its ops
     try:
-        with torch.no_grad(), Recorder():
+        with torch.no_grad(), Recorder():  # type: ignore[no-untyped-call]
             result = module(*example)
     except Exception as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -424,8 +571,9 @@ def load_module(
         post.remove()
         torch.backends.mha.set_fastpath_enabled(fastpath)
 
-    outputs = [cap.name_of(t, new_ok=True) for t in _flatten((result,), {})
-               if isinstance(t, torch.Tensor)]
+    outputs = [
+        cap.name_of(t, new_ok=True) for t in _flatten((result,), {}) if isinstance(t, torch.Tensor)
+    ]
     nodes = _nodes(cap.records)
     params = sum(p.numel() for p in module.parameters())
     buffers = sum(b.numel() for b in module.buffers() if b.is_floating_point())
@@ -461,8 +609,11 @@ def _nodes(
     used: dict[str, int] = {}
     nodes = []
     for aten, op, inputs, outputs, attrs, call in records:
-        base = call.path if per_call[call.serial] == 1 and call.path else (
-            f"{call.path}/{op}" if call.path else op)
+        base = (
+            call.path
+            if per_call[call.serial] == 1 and call.path
+            else (f"{call.path}/{op}" if call.path else op)
+        )
         seen = used.get(base, 0)
         used[base] = seen + 1
         label = base if not seen else f"{base}#{seen + 1}"

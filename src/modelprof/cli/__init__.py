@@ -1,0 +1,1 @@
+"""The ``modelprof`` command: one module per subcommand, errors turned into one line."""

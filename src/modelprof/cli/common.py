@@ -1,0 +1,70 @@
+"""What every subcommand shares: writing outputs safely, and printing."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import click
+from rich.console import Console, RenderableType
+
+from ..errors import ModelprofError
+
+
+class OutputExistsError(ModelprofError):
+    pass
+
+
+def write_atomically(path: str | os.PathLike[str], text: str, *, force: bool) -> None:
+    """Write ``text`` to ``path`` all at once: never a half-written file, and never over an
+    existing file unless ``force`` (the existence check and the write are one atomic step)."""
+    target = Path(path)
+    if target.is_dir():
+        raise ModelprofError(f"{target} is a directory")
+    if target.exists() and not force:
+        raise OutputExistsError(f"{target} exists; pass --force to replace it")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise ModelprofError(f"cannot write {target}: folder {parent} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    except OSError as exc:
+        raise ModelprofError(f"cannot write {target}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        if force:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)  # fails if target appeared meanwhile: no clobbering
+            except FileExistsError:
+                raise OutputExistsError(f"{target} exists; pass --force to replace it") from None
+            except OSError:  # a filesystem without hard links
+                if target.exists():
+                    raise OutputExistsError(
+                        f"{target} exists; pass --force to replace it"
+                    ) from None
+                os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def stdout_console() -> Console:
+    """A console for stdout; when piped, wide enough that tables are not squeezed to 80."""
+    import sys
+
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+
+
+def render_text(renderable: RenderableType, width: int = 160) -> str:
+    """Render to plain text (for ``-o report.txt``)."""
+    console = Console(width=width, record=True, file=open(os.devnull, "w"), color_system=None)  # noqa: SIM115
+    console.print(renderable)
+    return console.export_text()
+
+
+def echo_err(message: str) -> None:
+    click.echo(f"modelprof: {message}", err=True)

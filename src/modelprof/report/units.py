@@ -1,0 +1,31 @@
+"""One human-units formatter for every table."""
+
+from __future__ import annotations
+
+_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"))
+
+
+def human(value: float, unit: str = "") -> str:
+    """Exact with thousands separators below a million (``394,780``), SI above (``1.81 G``).
+
+    Small counts stay exact so hand-worked figures can be read off the table; large ones get
+    three significant digits, which is all a reader compares them by.
+    """
+    suffix = f" {unit}" if unit else ""
+    if abs(value) < 1e6:
+        if isinstance(value, float) and not value.is_integer():
+            return f"{value:,.2f}{suffix}"
+        return f"{int(value):,}{suffix}"
+    for scale, prefix in _PREFIXES:
+        if abs(value) >= scale:
+            return f"{value / scale:.2f} {prefix}{unit}"
+    raise AssertionError("unreachable")
+
+
+def percent(fraction: float) -> str:
+    """A share in [0, 1] as a percentage; JSON keeps the fraction."""
+    return f"{100 * fraction:.1f}%"
+
+
+def shape(dims: tuple[int, ...]) -> str:
+    return "x".join(str(d) for d in dims) if dims else "scalar"
