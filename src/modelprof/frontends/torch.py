@@ -108,6 +108,7 @@ def input_names(module: torch.nn.Module) -> list[str]:
 class _Call:
     path: str
     serial: int
+    leaf: bool = False
 
 
 class _Capture:
@@ -117,6 +118,7 @@ class _Capture:
         torch = import_torch()
         self.torch = torch
         self.paths = {id(m): name for name, m in root.named_modules()}
+        self.leaves = {id(m) for m in root.modules() if next(m.children(), None) is None}
         self.stack: list[_Call] = []
         self.calls: dict[str, int] = {}
         self.serial = 0
@@ -190,7 +192,7 @@ class _Capture:
         if path is None:
             return
         self.serial += 1
-        self.stack.append(_Call(path, self.serial))
+        self.stack.append(_Call(path, self.serial, id(module) in self.leaves))
 
     def post_hook(self, module: Any, args: Any, output: Any) -> None:
         if self.paths.get(id(module)) is not None and self.stack:
@@ -601,19 +603,19 @@ def _fmt(shape: tuple[int, ...]) -> str:
 def _nodes(
     records: list[tuple[str, str, tuple[str, ...], tuple[str, ...], dict[str, Any], _Call]],
 ) -> list[Node]:
-    """Name each op after its module: the module path alone when the module call ran one
-    op, ``path/OpType`` when it ran several; repeated calls of one module get ``#2``, ``#3``."""
+    """Name each op after its module: the module path alone when a leaf module's call ran one
+    op (``layer1.0.conv1``), ``path/OpType`` otherwise (a block's own residual add is
+    ``layer1.0/Add``); repeated calls of one module get ``#2``, ``#3``."""
     per_call: dict[int, int] = {}
     for *_, call in records:
         per_call[call.serial] = per_call.get(call.serial, 0) + 1
     used: dict[str, int] = {}
     nodes = []
     for aten, op, inputs, outputs, attrs, call in records:
-        base = (
-            call.path
-            if per_call[call.serial] == 1 and call.path
-            else (f"{call.path}/{op}" if call.path else op)
-        )
+        if call.path and call.leaf and per_call[call.serial] == 1:
+            base = call.path
+        else:
+            base = f"{call.path}/{op}" if call.path else op
         seen = used.get(base, 0)
         used[base] = seen + 1
         label = base if not seen else f"{base}#{seen + 1}"

@@ -1,0 +1,130 @@
+"""PyTorch frontend: factory specs, names, params and buffers, and user errors."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import modelprof
+from modelprof.errors import ModelLoadError, ShapeError
+
+NET = """
+import torch
+from torch import nn
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+
+    def forward(self, x):
+        return torch.relu(self.bn(self.conv(x)))
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = Block()
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.head(self.block(x).mean(dim=(2, 3)))
+
+def build():
+    return Net()
+
+def broken():
+    raise RuntimeError("no weights here")
+
+def not_a_module():
+    return 42
+"""
+
+
+@pytest.fixture()
+def net_file(tmp_path: Path) -> Path:
+    path = tmp_path / "my_net.py"
+    path.write_text(textwrap.dedent(NET))
+    return path
+
+
+def test_file_factory_spec_counts_with_module_paths(net_file: Path) -> None:
+    report = modelprof.count(f"{net_file}:build", {"x": (1, 3, 32, 32)})
+    conv = report.layer("block.conv")
+    # 8 x 32 x 32 x 3 x 3x3 = 221,184 MACs; weight 216 + bias 8 params
+    assert (conv.macs, conv.params) == (221_184, 224)
+    assert report.layer("block.bn").params == 16
+    assert report.layer("head").macs == 16
+    # conv 224 + bn 16 + head 18 params; running mean/var 16 buffers
+    assert report.total.params == 258
+    assert report.total.buffers == 16
+    assert {g.key for g in report.by_scope(1)} == {"block", "", "head"}
+    # the relu called inside Block.forward (not a module of its own) is named after the block
+    assert report.layer("block/Relu").flops == 8 * 32 * 32
+
+
+def test_package_module_factory_spec(net_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(net_file.parent))
+    sys.modules.pop("my_net", None)
+    report = modelprof.count("my_net:build", {"x": (2, 3, 8, 8)})
+    assert report.layer("block.conv").macs == 2 * 8 * 64 * 27
+
+
+@pytest.mark.parametrize(
+    ("attr", "message"),
+    [
+        ("broken", r"calling .*:broken\(\) failed: RuntimeError: no weights here"),
+        ("not_a_module", "returned int, not a torch.nn.Module"),
+        ("missing", "has no 'missing'"),
+    ],
+)
+def test_factory_errors(net_file: Path, attr: str, message: str) -> None:
+    with pytest.raises(ModelLoadError, match=message):
+        modelprof.count(f"{net_file}:{attr}", {"x": (1, 3, 8, 8)})
+
+
+def test_factory_file_that_does_not_import(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import not_a_real_package_xyz\n")
+    with pytest.raises(ModelLoadError, match=r"importing .*bad\.py failed: ModuleNotFoundError"):
+        modelprof.count(f"{bad}:build", {"x": (1, 3)})
+    with pytest.raises(ModelLoadError, match="no such Python file"):
+        modelprof.count(f"{tmp_path / 'nope.py'}:build")
+
+
+def test_module_needs_shapes_and_wrong_shapes_fail_cleanly(net_file: Path) -> None:
+    with pytest.raises(ShapeError, match="no shape for input 'x'"):
+        modelprof.count(f"{net_file}:build")
+    with pytest.raises(ModelLoadError, match="failed: RuntimeError"):
+        modelprof.count(f"{net_file}:build", {"x": (1, 5, 8, 8)})
+
+
+def test_nn_module_object_and_repeated_module_calls() -> None:
+    class Twice(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 4, bias=False)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(self.fc(x))
+
+    report = modelprof.count(Twice(), {"x": (3, 4)})
+    assert [layer.name for layer in report.layers] == ["fc", "fc#2"]
+    # shared weight: counted once in total and on its first use
+    assert [layer.params for layer in report.layers] == [16, 0]
+    assert report.total.macs == 2 * 3 * 4 * 4
+
+
+def test_unknown_aten_op_is_reported_not_zero() -> None:
+    class Sorts(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.sort(x, dim=-1).values
+
+    report = modelprof.count(Sorts(), {"x": (2, 5)})
+    assert report.unsupported == {"aten::sort": 1}
+    assert report.node_coverage == 0.0
