@@ -89,7 +89,9 @@ def einsum(call: OpCall) -> Cost:
         for letter, dim in zip(term, shape, strict=True):
             size[letter] = max(size.get(letter, 1), dim)
     if len(terms) == 1:
-        summed = prod(shapes[0]) - prod(size[c] for c in out) if set(terms[0]) - set(out) else 0
+        # a repeated index (a trace) reads only the diagonal: one element per distinct index
+        read = prod(size[c] for c in set(terms[0]))
+        summed = read - prod(size[c] for c in out) if set(terms[0]) - set(out) else 0
         return Cost(macs=0, flops=summed)
     macs = 0
     current = terms[0]

@@ -3,8 +3,8 @@
 Reading never touches weight payloads beyond what ``onnx.load`` parses: external data is not
 loaded at all, and shape inference runs on a copy of the graph whose large initializers are
 declared as typed inputs instead (RUNTIME-NOTES.md: inferring shapes on a model with embedded
-weights copies every byte of them). Small integer initializers stay, because shape inference
-needs their values (Reshape targets, Slice bounds).
+weights copies every byte of them). Small integer initializers and float value inputs stay,
+because shape inference needs their values (Reshape targets, Slice bounds, Resize scales).
 """
 
 from __future__ import annotations
@@ -53,6 +53,9 @@ _ONNX_DTYPES = {
 }
 _DTYPE_CODES = {name: code for code, name in _ONNX_DTYPES.items()}
 _BUFFER_INPUTS = {"BatchNormalization": (3, 4)}
+#: Float inputs that carry values, not weights (scales, bounds, pad values): constants, kept
+#: with their values for shape inference.
+_VALUE_INPUTS = {"Resize": (1, 2), "Upsample": (1,), "Pad": (2,), "Clip": (1, 2)}
 _SCOPE_KEY = "pkg.torch.onnx.name_scopes"
 
 
@@ -240,6 +243,13 @@ class _GraphBuilder:
             for i in _BUFFER_INPUTS[n.op_type]
             if i < len(n.input)
         }
+        value_inputs = {
+            n.input[i]
+            for n in graph.node
+            if n.op_type in _VALUE_INPUTS
+            for i in _VALUE_INPUTS[n.op_type]
+            if i < len(n.input)
+        }
         copy = onnx.ModelProto()
         copy.ir_version = model.ir_version
         copy.opset_import.extend(model.opset_import)
@@ -253,7 +263,8 @@ class _GraphBuilder:
             shape = tuple(init.dims)
             dtype = _dtype(init.data_type)
             self.tensors[init.name] = TensorInfo(init.name, shape, dtype)
-            is_float = dtype in FLOAT_DTYPES
+            is_value = init.name in value_inputs
+            is_float = dtype in FLOAT_DTYPES and not is_value
             if is_float and shape:
                 kind: WeightKind = "buffer" if init.name in buffers else "param"
                 self.weights[init.name] = Weight(init.name, shape, dtype, kind)
@@ -272,12 +283,18 @@ class _GraphBuilder:
         new.node.extend(
             n
             for n in graph.node
-            if n.op_type != "Constant" or not self._weight_constant(n, new, buffers)
+            if n.op_type != "Constant" or not self._weight_constant(n, new, buffers, value_inputs)
         )
         return copy
 
-    def _weight_constant(self, node: Any, graph: Any, buffers: set[str]) -> bool:
-        """Record a Constant node; True when it holds a weight (and so is not a layer)."""
+    def _weight_constant(
+        self, node: Any, graph: Any, buffers: set[str], value_inputs: set[str]
+    ) -> bool:
+        """Record a Constant node; True when it holds a weight (and so is not a layer).
+
+        A one-element float Constant is a literal (an exporter's ``1.0`` or ``sqrt(d)``), not a
+        parameter: exporters put real parameters in initializers.
+        """
         import numpy as np
         import onnx
         from onnx import numpy_helper
@@ -292,7 +309,7 @@ class _GraphBuilder:
             return False
         shape, dtype = tuple(tensor.dims), _dtype(tensor.data_type)
         self.tensors[out] = TensorInfo(out, shape, dtype)
-        if dtype in FLOAT_DTYPES and shape:
+        if dtype in FLOAT_DTYPES and prod(shape) > 1 and out not in value_inputs:
             self.constants.discard(out)
             kind: WeightKind = "buffer" if out in buffers else "param"
             self.weights[out] = Weight(out, shape, dtype, kind)
