@@ -163,6 +163,7 @@ def analyze(graph: Graph, *, count_bias: bool = False, registry: Registry = REGI
                 weight_bytes=weight_bytes,
                 activation_bytes=act_out,
                 intensity=flops / denom if denom else 0.0,
+                bytes_moved=denom,
                 counted=counted,
                 note=note,
             )

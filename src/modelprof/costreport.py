@@ -49,6 +49,7 @@ class LayerCost:
     weight_bytes: int
     activation_bytes: int
     intensity: float
+    bytes_moved: int = 0
     counted: bool = True
     note: str = ""
 

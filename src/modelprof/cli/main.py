@@ -2,10 +2,14 @@
 
 Bad input is one line on stderr and exit status 2 (``--strict`` failures exit 1); a traceback
 means a bug in modelprof, and even then the user gets one line unless MODELPROF_DEBUG is set.
+Subcommands are imported only when invoked, so ``modelprof count`` never pays for the
+runtimes' imports.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -14,18 +18,52 @@ import click
 
 from .._version import __version__
 from ..errors import ModelprofError
-from .count import count_command
-from .zoo import zoo_command
+
+#: subcommand -> "module:attribute" of its click command
+COMMANDS = {
+    "count": "modelprof.cli.count:count_command",
+    "profile": "modelprof.cli.profile:profile_command",
+    "device": "modelprof.cli.device:device_command",
+    "compare": "modelprof.cli.compare:compare_command",
+    "zoo": "modelprof.cli.zoo:zoo_command",
+}
+HELP = {
+    "count": "Count params, MACs, FLOPs and bytes of a model, layer by layer.",
+    "profile": "Measure per-layer latency on OpenVINO or ONNX Runtime, joined with the costs.",
+    "device": "Measure this machine's peak FLOP/s and memory bandwidth (for the roofline).",
+    "compare": "Compare models side by side (costs, and latency measured interleaved).",
+    "zoo": "List the built-in models.",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, target in COMMANDS.items() if _exists(target)]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None or not _exists(target):
+            return None
+        module, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, HELP[name]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _exists(target: str) -> bool:
+    module = target.partition(":")[0]
+    return importlib.util.find_spec(module) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="modelprof")
 def cli() -> None:
-    """modelprof: what a neural network costs, layer by layer."""
-
-
-cli.add_command(count_command)
-cli.add_command(zoo_command)
+    """modelprof: what a neural network costs and where its time goes, layer by layer."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,6 +7,7 @@ from typing import Any
 
 from .._version import __version__
 from ..costreport import SCHEMA_VERSION, CostReport
+from ..profilereport import ProfileReport
 
 
 def count_document(report: CostReport) -> dict[str, Any]:
@@ -59,3 +60,71 @@ def count_document(report: CostReport) -> dict[str, Any]:
 
 def dumps(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2) + "\n"
+
+
+def profile_document(report: ProfileReport) -> dict[str, Any]:
+    """The ``kind: "profile"`` document (docs/schema.md)."""
+    flops_total = report.count.total.flops or 1
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "profile",
+        "modelprof_version": __version__,
+        "model": report.model,
+        "runtime": report.runtime,
+        "runtime_version": report.runtime_version,
+        "device": report.device,
+        "precision": report.precision,
+        "threads": report.threads,
+        "iterations": report.iterations,
+        "compile_ms": round(report.compile_ms, 3),
+        "first_inference_ms": round(report.first_inference_ms, 3),
+        "latency_us": report.latency_us.to_dict(),
+        "profiled_latency_us": report.profiled_latency_us.to_dict(),
+        "throughput_fps": round(report.throughput_fps, 3),
+        "profiler_overhead": round(report.profiler_overhead, 6),
+        "time_coverage": round(report.time_coverage, 6),
+        "memory_rss_bytes": report.memory_rss_bytes,
+        "ceilings": None
+        if report.ceilings is None
+        else {
+            "peak_gflops_per_s": report.ceilings.peak_gflops_per_s,
+            "bandwidth_gb_per_s": report.ceilings.bandwidth_gb_per_s,
+        },
+        "layers": [
+            {
+                "name": layer.name,
+                "op": layer.op,
+                "exec_type": layer.exec_type,
+                "precision": layer.precision,
+                "time_us": round(layer.time_us, 3),
+                "time_share": round(layer.time_share, 6),
+                "flops": layer.flops,
+                "flops_share": round(layer.flops / flops_total, 6),
+                "macs": layer.macs,
+                "bytes": layer.bytes_moved,
+                "gflops_per_s": None
+                if layer.gflops_per_s is None
+                else round(layer.gflops_per_s, 3),
+                "bound": layer.bound,
+                "attainable_us": None
+                if layer.attainable_us is None
+                else round(layer.attainable_us, 3),
+                "efficiency": None if layer.efficiency is None else round(layer.efficiency, 6),
+                "fused_from": list(layer.fused_from),
+                "folded_into": layer.folded_into or None,
+                "inserted": layer.inserted,
+                "runtime_name": layer.runtime_name,
+            }
+            for layer in report.layers
+        ],
+        "by_op_type": [
+            {"op": op, "time_us": round(t, 3), "flops": f} for op, t, f in report.by_op_type()
+        ],
+        "by_precision": [
+            {"precision": p, "time_us": round(t, 3), "layers": n}
+            for p, t, n in report.by_precision()
+        ],
+        "count": count_document(report.count),
+        "notes": list(report.notes),
+    }
+    return doc

@@ -1,0 +1,58 @@
+"""PyTorch -> ONNX file, for runtimes that need one (profile, rewrites)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelprofError
+
+
+def export_onnx(
+    module: Any, input_shapes: Mapping[str, tuple[tuple[int, ...], str]], path: Path
+) -> Path:
+    """Export ``module`` on random inputs of the given (shape, dtype) per input name.
+
+    The TorchScript exporter comes first: it is fast and names nodes by module path
+    (``/layer1/layer1.0/conv1/Conv``). Models it cannot handle go through the dynamo exporter,
+    with weights embedded. Both fold BatchNorm into the preceding convolution.
+    """
+    from .torch import import_torch
+
+    torch = import_torch()
+    generator = torch.Generator().manual_seed(0)
+    args = []
+    for shape, dtype in input_shapes.values():
+        tdtype = getattr(torch, dtype)
+        if tdtype.is_floating_point:
+            args.append(torch.randn(shape, generator=generator).to(tdtype))
+        else:
+            args.append(torch.zeros(shape, dtype=tdtype))
+    names = list(input_shapes)
+    errors = []
+    for dynamo in (False, True):
+        try:
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")
+                if dynamo:
+                    torch.onnx.export(
+                        module,
+                        tuple(args),
+                        str(path),
+                        dynamo=True,
+                        external_data=False,
+                        input_names=names,
+                    )
+                else:
+                    torch.onnx.export(
+                        module, tuple(args), str(path), dynamo=False, input_names=names
+                    )
+            return path
+        except Exception as exc:  # the exporters raise many types; try the next one
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            errors.append(f"{'dynamo' if dynamo else 'torchscript'}: {first}")
+    raise ModelprofError("exporting the model to ONNX failed (" + "; ".join(errors) + ")")

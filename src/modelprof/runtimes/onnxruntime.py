@@ -1,0 +1,198 @@
+"""ONNX Runtime: end-to-end latency with I/O bound once, then its profiler's per-node times.
+
+The profiler writes a Chrome-trace JSON list; node events (``cat == "Node"``) are grouped into
+runs by the ``model_run`` session events, warm-up runs dropped (RUNTIME-NOTES.md). At the
+default optimisation level, NCHWc layers are named ``<output tensor>_nchwc``: they are mapped
+back through the tensor's producer, and inserted ``ReorderInput/Output`` layers are kept as
+overhead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import MissingExtraError, ModelprofError
+from .base import Measurement, RunSettings, Runtime, RuntimeLayer, resident_bytes, timed_runs
+
+_LEVELS = ("disable", "basic", "extended", "all")
+
+
+def _import() -> Any:
+    try:
+        import onnxruntime
+    except ImportError:
+        raise MissingExtraError("onnxruntime", "onnxruntime") from None
+    return onnxruntime
+
+
+class OnnxRuntime(Runtime):
+    name = "onnxruntime"
+    extra = "onnxruntime"
+
+    def version(self) -> str:
+        return str(_import().__version__)
+
+    def devices(self) -> list[str]:
+        return [p.removesuffix("ExecutionProvider") for p in _import().get_available_providers()]
+
+    def _provider(self, settings: RunSettings) -> str:
+        device = settings.device.upper()
+        wanted = {
+            "CPU": "CPUExecutionProvider",
+            "CUDA": "CUDAExecutionProvider",
+            "GPU": "CUDAExecutionProvider",
+        }.get(device, f"{settings.device}ExecutionProvider")
+        available = _import().get_available_providers()
+        if wanted not in available:
+            names = ", ".join(p.removesuffix("ExecutionProvider") for p in available)
+            raise ModelprofError(
+                f"ONNX Runtime device '{settings.device}' is not available here "
+                f"(available: {names})"
+            )
+        return str(wanted)
+
+    def _options(self, settings: RunSettings, profile_dir: str | None) -> Any:
+        ort = _import()
+        options = ort.SessionOptions()
+        level = settings.optimization.lower()
+        if level not in _LEVELS:
+            raise ModelprofError(
+                f"unknown optimisation level '{settings.optimization}' (choose from "
+                f"{', '.join(_LEVELS)})"
+            )
+        options.graph_optimization_level = {
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }[level]
+        if settings.threads:
+            options.intra_op_num_threads = settings.threads
+        options.log_severity_level = 3
+        if profile_dir is not None:
+            options.enable_profiling = True
+            options.profile_file_prefix = os.path.join(profile_dir, "ort")
+        return options
+
+    def _session(self, onnx_path: Path, settings: RunSettings, profile_dir: str | None) -> Any:
+        ort = _import()
+        try:
+            return ort.InferenceSession(
+                str(onnx_path),
+                self._options(settings, profile_dir),
+                providers=[self._provider(settings)],
+            )
+        except (RuntimeError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
+            raise ModelprofError(f"ONNX Runtime cannot load the model: {first}") from None
+
+    @staticmethod
+    def _bound(session: Any, inputs: Mapping[str, Any]) -> Any:
+        binding = session.io_binding()
+        for name, array in inputs.items():
+            binding.bind_cpu_input(name, array)
+        for out in session.get_outputs():
+            binding.bind_output(out.name)
+        return binding
+
+    def measure(
+        self, onnx_path: Path, inputs: Mapping[str, Any], settings: RunSettings
+    ) -> Measurement:
+        if settings.precision != "f32":
+            raise ModelprofError(
+                f"ONNX Runtime's CPU provider runs the model's own precision; --precision "
+                f"{settings.precision} is an OpenVINO option (convert the model instead)"
+            )
+        rss_before = resident_bytes()
+        t0 = time.perf_counter()
+        session = self._session(onnx_path, settings, None)
+        compile_ms = (time.perf_counter() - t0) * 1e3
+        binding = self._bound(session, inputs)
+        t0 = time.perf_counter()
+        session.run_with_iobinding(binding)
+        first_ms = (time.perf_counter() - t0) * 1e3
+        latency = timed_runs(lambda: session.run_with_iobinding(binding), settings)
+        rss_after = resident_bytes()
+        threads = settings.threads or os.cpu_count() or 1
+        del binding, session
+
+        with tempfile.TemporaryDirectory(prefix="modelprof-ort-") as folder:
+            session = self._session(onnx_path, settings, folder)
+            binding = self._bound(session, inputs)
+            warm = replace(settings, iterations=len(latency))
+            profiled = timed_runs(lambda: session.run_with_iobinding(binding), warm)
+            trace_path = session.end_profiling()
+            with open(trace_path, encoding="utf-8") as handle:
+                events = json.load(handle)
+        layers = _layers_from_trace(events, runs=len(profiled))
+        return Measurement(
+            runtime=self.name,
+            runtime_version=self.version(),
+            device=settings.device,
+            precision="f32",
+            threads=threads,
+            compile_ms=compile_ms,
+            first_inference_ms=first_ms,
+            latency_us=tuple(latency),
+            profiled_latency_us=tuple(profiled),
+            layers=tuple(layers),
+            rss_bytes=(rss_after - rss_before) if rss_before and rss_after else None,
+        )
+
+
+def _layers_from_trace(events: list[dict[str, Any]], runs: int) -> list[RuntimeLayer]:
+    """Per node, one time per measured run (the last ``runs`` model runs)."""
+    model_runs = sorted(
+        (e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"),
+        key=lambda e: e["ts"],
+    )[-runs:]
+    windows = [(e["ts"], e["ts"] + e["dur"]) for e in model_runs]
+    order: dict[str, int] = {}
+    meta: dict[str, dict[str, Any]] = {}
+    per_run: dict[str, list[float]] = {}
+    for event in sorted((e for e in events if e.get("cat") == "Node"), key=lambda e: e["ts"]):
+        name = str(event["name"])
+        if not name.endswith("_kernel_time"):
+            continue
+        ts = event["ts"]
+        run = next((i for i, (a, b) in enumerate(windows) if a <= ts <= b), None)
+        if run is None:
+            continue
+        node = name.removesuffix("_kernel_time")
+        order.setdefault(node, len(order))
+        meta.setdefault(node, event.get("args", {}))
+        times = per_run.setdefault(node, [0.0] * len(windows))
+        times[run] += float(event["dur"])
+    layers = []
+    for node in sorted(order, key=order.__getitem__):
+        args = meta[node]
+        op = str(args.get("op_name", "?"))
+        provider = str(args.get("provider", "")).removesuffix("ExecutionProvider")
+        outputs = args.get("output_type_shape") or [{}]
+        dtype = next(iter(outputs[0]), "float") if outputs and outputs[0] else "float"
+        if node.endswith("_nchwc"):
+            sources: tuple[str, ...] = ()
+            tensors: tuple[str, ...] = (node.removesuffix("_nchwc"),)
+        elif node.startswith(("ReorderInput", "ReorderOutput")):
+            sources, tensors = (), ()
+        else:
+            sources, tensors = (node,), ()
+        layers.append(
+            RuntimeLayer(
+                runtime_name=node,
+                layer_type=op,
+                exec_type=f"{op} ({provider})" if provider else op,
+                precision={"float": "f32", "float16": "f16", "bfloat16": "bf16"}.get(dtype, dtype),
+                times_us=tuple(per_run[node]),
+                sources=sources,
+                source_tensors=tensors,
+            )
+        )
+    return layers
