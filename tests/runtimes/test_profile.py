@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from modelprof.cli.main import main
-from modelprof.profiling import profile
 from modelprof.profilereport import ProfileReport
+from modelprof.profiling import profile
 from modelprof.runtimes import RunSettings
 
 FAST = RunSettings(threads=2, warmup=2, iterations=6)

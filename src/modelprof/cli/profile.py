@@ -86,6 +86,7 @@ def profile_command(
     cache_dir: str | None,
     fmt: str,
     output: str | None,
+    html_path: str | None,
     force: bool,
     top: int | None,
     sort: str,
