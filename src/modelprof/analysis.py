@@ -57,8 +57,11 @@ def analyze(graph: Graph, *, count_bias: bool = False, registry: Registry = REGI
     # 1. weight-only transforms are folded into their consumers
     layer_nodes: list[Node] = []
     for node in graph.nodes:
+        if node.op_type not in WEIGHT_TRANSFORMS:
+            layer_nodes.append(node)
+            continue
         ins = [i for i in node.inputs if i]
-        if node.op_type in WEIGHT_TRANSFORMS and all(i in derived or i in constants for i in ins):
+        if all(i in derived or i in constants for i in ins):
             sources = tuple(dict.fromkeys(s for i in ins if i in derived for s in derived[i]))
             for out in node.outputs:
                 if sources:
@@ -68,11 +71,16 @@ def analyze(graph: Graph, *, count_bias: bool = False, registry: Registry = REGI
             continue
         layer_nodes.append(node)
 
-    consumers: dict[str, list[int]] = {}
+    # consumers of the tensors a bias could be added to
+    consumers: dict[str, list[int]] = {
+        node.outputs[0]: []
+        for node in layer_nodes
+        if node.op_type in BIAS_PRODUCERS and len(node.outputs) == 1
+    }
     for idx, node in enumerate(layer_nodes):
         for name in node.inputs:
-            if name:
-                consumers.setdefault(name, []).append(idx)
+            if name in consumers:
+                consumers[name].append(idx)
 
     # 2. bias Adds folded into the producing layer
     absorbed: dict[int, int] = {}  # producer index -> Add index
@@ -89,83 +97,93 @@ def analyze(graph: Graph, *, count_bias: bool = False, registry: Registry = REGI
     claimed: set[str] = set()
     layers: list[LayerCost] = []
     kept_nodes: list[Node] = []
+    # sizes worked out once: the loop below runs once per node of graphs of 100,000 nodes
+    nbytes = {name: info.nbytes for name, info in tensors.items()}
+    wbytes = {name: w.nbytes for name, w in weights.items()}
+    get = tensors.get
+    lookup = registry.lookup
 
     for idx, node in enumerate(layer_nodes):
         if idx in skipped:
             continue
-        members = [node] + ([layer_nodes[absorbed[idx]]] if idx in absorbed else [])
-        outputs = members[-1].outputs
-        call = OpCall(
-            node.op_type,
-            tuple(tensors.get(i) if i else None for i in node.inputs),
-            tuple(tensors.get(o) for o in node.outputs),
-            node.attrs,
-            count_bias,
-        )
+        op = node.op_type
+        inputs = node.inputs
+        add_node = layer_nodes[absorbed[idx]] if idx in absorbed else None
+        outputs = add_node.outputs if add_node is not None else node.outputs
         counted, note, macs, flops = True, "", 0, 0
-        rule = registry.lookup(node.op_type)
+        rule = lookup(op)
         if node.name in uncounted_by_name:
             counted, note = False, uncounted_by_name[node.name].reason
         elif rule is None:
-            unsupported[node.op_type] += 1
-            counted, note = False, f"no cost rule for {node.op_type}"
+            unsupported[op] += 1
+            counted, note = False, f"no cost rule for {op}"
         else:
+            call = OpCall(
+                op,
+                tuple([get(i) if i else None for i in inputs]),
+                tuple([get(o) for o in node.outputs]),
+                node.attrs,
+                count_bias,
+            )
             try:
                 cost = rule(call)
             except Exception as exc:  # a rule that cannot cost this node: say so, never zero
                 counted, note = False, f"not counted: {exc}"
-                extra_uncounted.append(Uncounted(node.name, node.op_type, note))
+                extra_uncounted.append(Uncounted(node.name, op, note))
             else:
                 macs, flops = cost.macs * node.repeat, cost.flops * node.repeat
-        if idx in absorbed:
-            add_node = members[1]
+        if add_node is not None:
             note = f"bias Add '{add_node.name}' folded in"
             if count_bias:
-                flops += _numel(tensors.get(add_node.outputs[0])) * node.repeat
+                flops += _numel(get(add_node.outputs[0])) * node.repeat
             if node.repeat > 1:
                 note += f"; x{node.repeat} (loop)"
         elif node.repeat > 1:
             note = (note + "; " if note else "") + f"x{node.repeat} (static loop trip count)"
 
-        params = weight_bytes = read_weight_bytes = 0
-        act_in = 0
-        for member in members:
-            for name in member.inputs:
-                if not name:
-                    continue
-                if name in derived:
-                    for source in derived[name]:
+        params = weight_bytes = read_weight_bytes = act_in = 0
+        in_shapes: list[tuple[int, ...]] = []
+        for name in inputs if add_node is None else (*inputs, *add_node.inputs):
+            if not name:
+                continue
+            found = derived.get(name)
+            if found is not None:
+                for source in found:
+                    size = wbytes[source]
+                    read_weight_bytes += size
+                    if source not in claimed:
+                        claimed.add(source)
+                        weight_bytes += size
                         w = weights[source]
-                        read_weight_bytes += w.nbytes
-                        if source not in claimed:
-                            claimed.add(source)
-                            weight_bytes += w.nbytes
-                            if w.kind == "param":
-                                params += w.numel
-                elif name not in constants and member is node:
-                    act_in += _nbytes(tensors.get(name))
-        act_out = sum(_nbytes(tensors.get(o)) for o in outputs)
+                        if w.kind == "param":
+                            params += w.numel
+            elif name not in constants and name in inputs:
+                act_in += nbytes.get(name, 0)
+                info = get(name)
+                in_shapes.append(info.shape if info is not None else ())
+        act_out = 0
+        out_shapes = []
+        for name in outputs:
+            act_out += nbytes.get(name, 0)
+            info = get(name)
+            out_shapes.append(info.shape if info is not None else ())
         denom = act_in + read_weight_bytes + act_out
         layers.append(
             LayerCost(
-                name=node.name,
-                op=node.op_type,
-                scope=node.scope,
-                input_shapes=tuple(
-                    _shape(tensors.get(i))
-                    for i in node.inputs
-                    if i and i not in derived and i not in constants
-                ),
-                output_shapes=tuple(_shape(tensors.get(o)) for o in outputs),
-                params=params,
-                macs=macs,
-                flops=flops,
-                weight_bytes=weight_bytes,
-                activation_bytes=act_out,
-                intensity=flops / denom if denom else 0.0,
-                bytes_moved=denom,
-                counted=counted,
-                note=note,
+                node.name,
+                op,
+                node.scope,
+                tuple(in_shapes),
+                tuple(out_shapes),
+                params,
+                macs,
+                flops,
+                weight_bytes,
+                act_out,
+                flops / denom if denom else 0.0,
+                denom,
+                counted,
+                note,
             )
         )
         kept_nodes.append(node)
@@ -185,7 +203,9 @@ def analyze(graph: Graph, *, count_bias: bool = False, registry: Registry = REGI
         flops=sum(layer.flops for layer in layers),
         weight_bytes=sum(w.nbytes for w in weights.values()),
         activation_bytes=sum(layer.activation_bytes for layer in layers),
-        peak_activation_bytes=_peak_activation_bytes(graph, layer_nodes, set(derived) | constants),
+        peak_activation_bytes=_peak_activation_bytes(
+            graph, layer_nodes, set(derived) | constants, nbytes
+        ),
     )
     counted_layers = sum(1 for layer in layers if layer.counted)
     return CostReport(
@@ -254,6 +274,8 @@ def _keep_larger_branches(
     layers: list[LayerCost], nodes: list[Node]
 ) -> tuple[list[LayerCost], list[Node], list[str]]:
     """For every If, keep the branch with more FLOPs (level by level for nested Ifs)."""
+    if not any(node.branch for node in nodes):
+        return layers, nodes, []
     labels = [node.branch.split("|") if node.branch else [] for node in nodes]
     dropped: set[int] = set()
     notes: list[str] = []
@@ -288,7 +310,9 @@ def _keep_larger_branches(
     return [layers[i] for i in kept], [nodes[i] for i in kept], notes
 
 
-def _peak_activation_bytes(graph: Graph, nodes: Sequence[Node], stored: set[str]) -> int:
+def _peak_activation_bytes(
+    graph: Graph, nodes: Sequence[Node], stored: set[str], nbytes: Mapping[str, int]
+) -> int:
     """Largest sum of live activation bytes at any step (DESIGN.md's definition).
 
     A tensor is live from the step that produces it (graph inputs from the start) until its
@@ -296,7 +320,6 @@ def _peak_activation_bytes(graph: Graph, nodes: Sequence[Node], stored: set[str]
     base tensor's buffer, and an in-place op writes into its input's buffer, so neither
     allocates. Weights and constants are excluded.
     """
-    tensors = graph.tensors
     storage: dict[str, str] = dict(graph.aliases)
 
     def base(name: str) -> str:
@@ -305,11 +328,12 @@ def _peak_activation_bytes(graph: Graph, nodes: Sequence[Node], stored: set[str]
         return name
 
     size: dict[str, int] = {}
-    born: dict[int, list[str]] = {}
+    born: dict[str, int] = {}  # buffer -> step that allocates it (-1: a graph input)
     last_use: dict[str, int] = {}
     for name in graph.inputs:
         if name not in stored:
-            size[base(name)] = _nbytes(tensors.get(base(name)))
+            size[base(name)] = nbytes.get(base(name), 0)
+            born[base(name)] = -1
     for idx, node in enumerate(nodes):
         for name in node.inputs:
             if name and name not in stored:
@@ -323,20 +347,25 @@ def _peak_activation_bytes(graph: Graph, nodes: Sequence[Node], stored: set[str]
                 continue
             b = base(out)
             if b not in size:
-                size[b] = _nbytes(tensors.get(b))
-                born.setdefault(idx, []).append(b)
+                size[b] = nbytes.get(b, 0)
+                born[b] = idx
                 last_use.setdefault(b, idx)
     end = len(nodes)
     for name in graph.outputs:
         if name not in stored:
             last_use[base(name)] = end
-    frees: dict[int, list[str]] = {}
-    for name, idx in last_use.items():
-        frees.setdefault(idx, []).append(name)
-    live = sum(size[base(n)] for n in graph.inputs if base(n) in size)
+    alloc = [0] * (end + 1)
+    free = [0] * (end + 1)
+    live = 0
+    for b, nb in size.items():
+        if born[b] < 0:
+            live += nb
+        else:
+            alloc[born[b]] += nb
+        free[last_use.get(b, born[b] if born[b] >= 0 else end)] += nb
     peak = live
-    for idx in range(len(nodes)):
-        live += sum(size[b] for b in born.get(idx, []))
+    for idx in range(end):
+        live += alloc[idx]
         peak = max(peak, live)
-        live -= sum(size.get(b, 0) for b in frees.get(idx, []))
+        live -= free[idx]
     return peak

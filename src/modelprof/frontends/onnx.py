@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     import onnx
 
 MIN_OPSET = 11
+#: Files larger than this are read without their weight payloads (protoskim).
+SKIM_ABOVE_BYTES = 32 * 2**20
+#: Models larger than this have their weight payloads cleared before shape inference.
+STRIP_ABOVE_BYTES = 16 * 2**20
 #: Integer initializers up to this many elements keep their values for shape inference.
 SMALL_INT_ELEMENTS = 1024
 _ONNX_DTYPES = {
@@ -57,6 +61,36 @@ _BUFFER_INPUTS = {"BatchNormalization": (3, 4)}
 #: with their values for shape inference.
 _VALUE_INPUTS = {"Resize": (1, 2), "Upsample": (1,), "Pad": (2,), "Clip": (1, 2)}
 _SCOPE_KEY = "pkg.torch.onnx.name_scopes"
+_GRAPH, _GRAPHS = 5, 10  # AttributeProto.GRAPH / GRAPHS
+_PAYLOAD_FIELDS = (
+    "raw_data",
+    "float_data",
+    "int32_data",
+    "string_data",
+    "int64_data",
+    "double_data",
+    "uint64_data",
+)
+
+
+def _inputs_at(graph: Any, positions: Mapping[str, tuple[int, ...]]) -> set[str]:
+    """Names of the tensors fed to the given input positions of the given op types."""
+    return {
+        n.input[i]
+        for n in graph.node
+        if n.op_type in positions
+        for i in positions[n.op_type]
+        if i < len(n.input)
+    }
+
+
+def _clear_payload(init: Any) -> None:
+    if init.raw_data:
+        init.ClearField("raw_data")
+        return
+    for field in _PAYLOAD_FIELDS[1:]:
+        if len(getattr(init, field)):
+            init.ClearField(field)
 
 
 def read_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
@@ -72,14 +106,36 @@ def read_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
     if p.stat().st_size == 0:
         raise ModelLoadError(f"{p} is empty")
     try:
-        model = onnx.load(str(p), load_external_data=False)
-    except (DecodeError, ValueError, RuntimeError, OSError) as exc:
+        if p.stat().st_size > SKIM_ABOVE_BYTES:
+            model = _read_skimmed(p)
+        else:
+            model = onnx.load(str(p), load_external_data=False)
+    except (DecodeError, ValueError, RuntimeError, OSError, IndexError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelLoadError(
             f"{p} is not a readable ONNX model (truncated or another format?): {detail}"
         ) from None
     if model.ir_version == 0 or not (model.graph.node or model.graph.output):
         raise ModelLoadError(f"{p} does not contain an ONNX graph (is it really an .onnx file?)")
+    return model
+
+
+def _read_skimmed(path: Path) -> onnx.ModelProto:
+    """Parse a large file without its weight payloads (see protoskim)."""
+    import mmap
+
+    import onnx
+
+    from .protoskim import skim
+
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        view = memoryview(mm)
+        try:
+            data = skim(view)
+        finally:
+            view.release()
+    model = onnx.ModelProto()
+    model.ParseFromString(data)
     return model
 
 
@@ -93,7 +149,9 @@ def load(
     import onnx
 
     if isinstance(source, onnx.ModelProto):
-        model, label = source, name or source.graph.name or "model"
+        model = onnx.ModelProto()
+        model.CopyFrom(source)  # payloads are cleared in place below; the caller's stays intact
+        label = name or source.graph.name or "model"
     else:
         model, label = read_model(source), name or Path(source).name
     return _GraphBuilder(model, label).build(inputs)
@@ -191,6 +249,7 @@ class _GraphBuilder:
         self.uncounted: list[Uncounted] = []
         self.notes: list[str] = []
         self.names: dict[str, int] = {}
+        self.weight_nodes: set[str] = set()
 
     def build(
         self, user_inputs: Iterable[InputSpec] | Mapping[str, tuple[int, ...]] | None
@@ -207,13 +266,16 @@ class _GraphBuilder:
             self.notes.append(
                 f"opset {opset} is older than {MIN_OPSET}, the oldest modelprof is tested with"
             )
-        stripped = self._stripped_copy(model)
-        graph_inputs = self._bind_inputs(stripped.graph, user_inputs)
+        self._scan_stored(model.graph)
+        graph_inputs = self._bind_inputs(model.graph, user_inputs)
+        # data propagation (Shape -> Gather -> Reshape chains) costs a third of inference time
+        data_prop = any(n.op_type in ("Shape", "Size") for n in model.graph.node)
         try:
-            inferred = onnx.shape_inference.infer_shapes(stripped, data_prop=True)
+            inferred = onnx.shape_inference.infer_shapes(model, data_prop=data_prop)
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelLoadError(f"{self.label}: ONNX shape inference failed: {first}") from None
+        del model
         self._collect_infos(inferred.graph)
         self._add_nodes(inferred.graph.node, scope_prefix="", branch="", repeat=1)
         return Graph(
@@ -229,97 +291,66 @@ class _GraphBuilder:
             notes=tuple(self.notes),
         )
 
-    # -- weights and the graph copy that shape inference sees --------------------------------
+    # -- weights, and payloads shape inference must not copy ---------------------------------
 
-    def _stripped_copy(self, model: onnx.ModelProto) -> onnx.ModelProto:
+    def _scan_stored(self, graph: Any) -> None:
+        """Record every stored tensor (initializers, Constant nodes) as a weight or a constant,
+        and clear the payloads shape inference does not need, in place."""
         import onnx
         from onnx import numpy_helper
 
-        graph = model.graph
-        buffers = {
-            n.input[i]
-            for n in graph.node
-            if n.op_type in _BUFFER_INPUTS
-            for i in _BUFFER_INPUTS[n.op_type]
-            if i < len(n.input)
-        }
-        value_inputs = {
-            n.input[i]
-            for n in graph.node
-            if n.op_type in _VALUE_INPUTS
-            for i in _VALUE_INPUTS[n.op_type]
-            if i < len(n.input)
-        }
-        copy = onnx.ModelProto()
-        copy.ir_version = model.ir_version
-        copy.opset_import.extend(model.opset_import)
-        new = copy.graph
-        new.name = graph.name
-        declared = {vi.name for vi in graph.input}
-        new.input.extend(graph.input)
-        new.output.extend(graph.output)
-        new.value_info.extend(graph.value_info)
+        buffers = _inputs_at(graph, _BUFFER_INPUTS)
+        value_inputs = _inputs_at(graph, _VALUE_INPUTS)
+        external = onnx.TensorProto.EXTERNAL
+        # shape inference serialises the model: payloads matter only when they are large
+        strip = graph.ByteSize() > STRIP_ABOVE_BYTES
         for init in graph.initializer:
             shape = tuple(init.dims)
-            dtype = _dtype(init.data_type)
-            self.tensors[init.name] = TensorInfo(init.name, shape, dtype)
-            is_value = init.name in value_inputs
-            is_float = dtype in FLOAT_DTYPES and not is_value
+            dtype = _ONNX_DTYPES.get(init.data_type, "float32")
+            name = init.name
+            self.tensors[name] = TensorInfo(name, shape, dtype)
+            is_float = dtype in FLOAT_DTYPES and name not in value_inputs
             if is_float and shape:
-                kind: WeightKind = "buffer" if init.name in buffers else "param"
-                self.weights[init.name] = Weight(init.name, shape, dtype, kind)
+                kind: WeightKind = "buffer" if name in buffers else "param"
+                self.weights[name] = Weight(name, shape, dtype, kind)
             else:
-                self.constants.add(init.name)
-            external = init.data_location == onnx.TensorProto.EXTERNAL
-            if not is_float and not external and prod(shape) <= SMALL_INT_ELEMENTS:
-                new.initializer.append(init)
-                if prod(shape) <= 16:
-                    self.values[init.name] = numpy_helper.to_array(init)
-            elif init.name not in declared:
-                new.input.append(
-                    onnx.helper.make_tensor_value_info(init.name, init.data_type, list(shape))
-                )
-        # float Constant nodes become weights (typed inputs), the others stay in place
-        new.node.extend(
-            n
-            for n in graph.node
-            if n.op_type != "Constant" or not self._weight_constant(n, new, buffers, value_inputs)
-        )
-        return copy
+                self.constants.add(name)
+            numel = prod(shape)
+            if not is_float and init.data_location != external and numel <= SMALL_INT_ELEMENTS:
+                if numel <= 16:
+                    self.values[name] = numpy_helper.to_array(init)
+            elif strip:
+                _clear_payload(init)
+        for node in graph.node:
+            if node.op_type == "Constant":
+                self._constant_node(node, buffers, value_inputs)
 
-    def _weight_constant(
-        self, node: Any, graph: Any, buffers: set[str], value_inputs: set[str]
-    ) -> bool:
-        """Record a Constant node; True when it holds a weight (and so is not a layer).
-
-        A one-element float Constant is a literal (an exporter's ``1.0`` or ``sqrt(d)``), not a
-        parameter: exporters put real parameters in initializers.
-        """
+    def _constant_node(self, node: Any, buffers: set[str], value_inputs: set[str]) -> None:
+        """Record a Constant node's tensor. A float tensor of more than one element is a
+        weight (and the node is not a layer); a one-element float is a literal (an exporter's
+        ``1.0`` or ``sqrt(d)``), since exporters put real parameters in initializers."""
         import numpy as np
         import onnx
         from onnx import numpy_helper
 
         out = node.output[0]
-        self.constants.add(out)
         tensor = next((a.t for a in node.attribute if a.name == "value"), None)
         if tensor is None:  # value_float, value_ints, ...: scalars and short lists
+            self.constants.add(out)
             value = _attr_value(node.attribute[0]) if node.attribute else None
             if isinstance(value, int | list):
                 self.values[out] = np.asarray(value)
-            return False
+            return
         shape, dtype = tuple(tensor.dims), _dtype(tensor.data_type)
         self.tensors[out] = TensorInfo(out, shape, dtype)
         if dtype in FLOAT_DTYPES and prod(shape) > 1 and out not in value_inputs:
-            self.constants.discard(out)
             kind: WeightKind = "buffer" if out in buffers else "param"
             self.weights[out] = Weight(out, shape, dtype, kind)
-            graph.input.append(
-                onnx.helper.make_tensor_value_info(out, tensor.data_type, list(shape))
-            )
-            return True
+            self.weight_nodes.add(node.name or out)
+            return
+        self.constants.add(out)
         if prod(shape) <= 16 and tensor.data_location != onnx.TensorProto.EXTERNAL:
             self.values[out] = numpy_helper.to_array(tensor)
-        return False
 
     def _bind_inputs(
         self, graph: Any, user: Iterable[InputSpec] | Mapping[str, tuple[int, ...]] | None
@@ -365,17 +396,22 @@ class _GraphBuilder:
     # -- shapes and nodes ------------------------------------------------------------------
 
     def _collect_infos(self, graph: Any) -> None:
+        tensors = self.tensors
         for vi in (*graph.input, *graph.value_info, *graph.output):
-            if vi.name in self.tensors:
+            name = vi.name
+            if name in tensors:
                 continue
-            shape = _static_shape(vi.type)
-            if shape is not None:
-                self.tensors[vi.name] = TensorInfo(
-                    vi.name, shape, _dtype(vi.type.tensor_type.elem_type)
-                )
+            tensor_type = vi.type.tensor_type
+            if not tensor_type.HasField("shape"):
+                continue
+            shape = tuple([d.dim_value for d in tensor_type.shape.dim])
+            if not all(shape) and _static_shape(vi.type) is None:
+                continue  # a dynamic dim (dim_value reads 0 unless the dim really is 0)
+            dtype = _ONNX_DTYPES.get(tensor_type.elem_type, "float32")
+            tensors[name] = TensorInfo(name, shape, dtype)
         for node in graph.node:
             for attr in node.attribute:
-                if attr.g.node or attr.g.output:
+                if attr.type == _GRAPH:
                     self._collect_infos(attr.g)
 
     def _unique(self, name: str) -> str:
@@ -384,36 +420,53 @@ class _GraphBuilder:
         return name if not seen else f"{name}#{seen + 1}"
 
     def _add_nodes(self, nodes: Iterable[Any], scope_prefix: str, branch: str, repeat: int) -> None:
-        for index, node in enumerate(nodes):
-            domain = node.domain or ""
+        opsets = self.opsets
+        scopes: dict[str, str] = {}
+        append = self.nodes.append
+        for node in nodes:
+            op_type = node.op_type
+            if op_type == "Constant" and (node.name or node.output[0]) in self.weight_nodes:
+                continue
+            domain = node.domain
             if domain == "ai.onnx":
                 domain = ""
-            name = self._unique(node.name or f"{scope_prefix}{node.op_type}_{len(self.nodes)}")
-            if node.name and scope_prefix:
-                name = self._unique(f"{scope_prefix}{node.name}")
-            attrs = dict(_schema_defaults(node.op_type, domain, self.opsets.get(domain, 1)))
+            raw = node.name
+            name = self._unique(
+                f"{scope_prefix}{raw}" if raw else f"{scope_prefix}{op_type}_{len(self.nodes)}"
+            )
+            defaults = _schema_defaults(op_type, domain, opsets.get(domain, 1))
             subgraphs: dict[str, Any] = {}
-            for attr in node.attribute:
-                if attr.HasField("g"):
-                    subgraphs[attr.name] = attr.g
-                attrs[attr.name] = _attr_value(attr)
-            scope = _scope(node)
-            self.nodes.append(
+            if node.attribute:
+                attrs = dict(defaults)
+                for attr in node.attribute:
+                    if attr.type in (_GRAPH, _GRAPHS):
+                        subgraphs[attr.name] = attr.g
+                        attrs[attr.name] = None
+                    else:
+                        attrs[attr.name] = _attr_value(attr)
+            else:
+                attrs = defaults  # shared, never mutated
+            if node.metadata_props:
+                scope = _scope(node)
+            else:  # TorchScript-style names share their prefix with their neighbours'
+                prefix = raw.rpartition("/")[0]
+                cached = scopes.get(prefix)
+                scope = cached if cached is not None else scopes.setdefault(prefix, _scope(node))
+            append(
                 Node(
-                    name=name,
-                    op_type=node.op_type,
-                    inputs=tuple(node.input),
-                    outputs=tuple(node.output),
-                    attrs=attrs,
-                    scope=scope,
-                    domain=domain,
-                    repeat=repeat,
-                    branch=branch,
+                    name,
+                    op_type,
+                    tuple(node.input),
+                    tuple(node.output),
+                    attrs,
+                    scope,
+                    domain,
+                    repeat,
+                    branch,
                 )
             )
             if subgraphs:
                 self._expand(node, name, subgraphs, branch, repeat)
-            del index
 
     def _expand(
         self, node: Any, name: str, subgraphs: dict[str, Any], branch: str, repeat: int
