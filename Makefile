@@ -22,7 +22,14 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/modelprof count seed-cnn
 
-test: $(VENV)/.installed-dev
+# the HTML report is rendered in headless Chromium by tests/report/test_html.py: Debian's
+# chromium package is installed when missing (CI runs as root with the package registry reachable)
+.PHONY: chromium
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+test: $(VENV)/.installed-dev chromium
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: $(VENV)/.installed-dev
