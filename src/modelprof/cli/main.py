@@ -25,6 +25,9 @@ COMMANDS = {
     "profile": "modelprof.cli.profile:profile_command",
     "device": "modelprof.cli.device:device_command",
     "compare": "modelprof.cli.compare:compare_command",
+    "separable": "modelprof.cli.separable:separable_command",
+    "pooling": "modelprof.cli.separable:pooling_command",
+    "prune": "modelprof.cli.prune:prune_command",
     "zoo": "modelprof.cli.zoo:zoo_command",
 }
 HELP = {
@@ -32,6 +35,9 @@ HELP = {
     "profile": "Measure per-layer latency on OpenVINO or ONNX Runtime, joined with the costs.",
     "device": "Measure this machine's peak FLOP/s and memory bandwidth (for the roofline).",
     "compare": "Compare models side by side (costs, and latency measured interleaved).",
+    "separable": "What depthwise-separable convolutions would save; rewrite and measure.",
+    "pooling": "What a pool before each dense layer would save.",
+    "prune": "Prune a model (structured or unstructured), fine-tune, measure before/after.",
     "zoo": "List the built-in models.",
 }
 

@@ -1,0 +1,201 @@
+"""``modelprof separable`` and ``modelprof pooling``: efficient-layer what-ifs and rewrites."""
+
+from __future__ import annotations
+
+import click
+
+from ..shapes import parse_input_shape
+from .common import echo_err, render_text, stdout_console, write_atomically
+
+
+def _emit(
+    renderable: object,
+    doc: dict[str, object],
+    fmt: str,
+    output: str | None,
+    force: bool,
+    quiet: bool,
+) -> None:
+    from ..report import jsondoc
+
+    if fmt == "json":
+        text = jsondoc.dumps(doc)
+        if output:
+            write_atomically(output, text, force=force)
+        else:
+            click.echo(text, nl=False)
+    elif output:
+        write_atomically(output, render_text(renderable), force=force)  # type: ignore[arg-type]
+    elif not quiet:
+        stdout_console().print(renderable)
+    if output and not quiet:
+        echo_err(f"wrote {output}")
+
+
+@click.command("separable")
+@click.argument("model")
+@click.option(
+    "--multiplier",
+    "-m",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Depth multiplier m of the depthwise convolution.",
+)
+@click.option(
+    "--min-saving",
+    type=click.FloatRange(min=0),
+    help="Replace only layers whose MAC saving is at least this factor.",
+)
+@click.option("--layers", help="Comma-separated layer names or module paths to replace.")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=1x3x224x224")
+@click.option(
+    "--save",
+    type=click.Path(dir_okay=False),
+    help="Write the rewritten model (.onnx, .xml, or .pt for PyTorch sources).",
+)
+@click.option(
+    "--profile",
+    "runtime",
+    flag_value="openvino",
+    default=None,
+    help="Measure the original and the rewrite (OpenVINO), interleaved.",
+)
+@click.option(
+    "--runtime",
+    "runtime",
+    type=click.Choice(("openvino", "onnxruntime")),
+    help="Measure on this runtime (implies --profile).",
+)
+@click.option("--threads", type=click.IntRange(min=1))
+@click.option(
+    "--time",
+    "time_budget",
+    type=click.FloatRange(min=0.01),
+    default=1.0,
+    show_default=True,
+    help="Seconds per measurement pass.",
+)
+@click.option(
+    "--rounds",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Interleaved measurement rounds (A B A B ...).",
+)
+@click.option(
+    "--finetune",
+    metavar="digits|file.py:loaders",
+    help="Fine-tune the rewrite (PyTorch sources) and report accuracies.",
+)
+@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
+@click.option("--force", is_flag=True, help="Replace existing output files.")
+@click.option("-q", "--quiet", is_flag=True)
+def separable_command(
+    model: str,
+    multiplier: int,
+    min_saving: float | None,
+    layers: str | None,
+    input_shapes: tuple[str, ...],
+    save: str | None,
+    runtime: str | None,
+    threads: int | None,
+    time_budget: float,
+    rounds: int,
+    finetune: str | None,
+    epochs: int,
+    fmt: str,
+    output: str | None,
+    force: bool,
+    quiet: bool,
+) -> None:
+    """What depthwise-separable convolutions would save, per layer; with --save, the rewrite.
+
+    Eligible layers are convolutions with group 1 and a kernel larger than 1x1. The rewrite
+    factors each kernel by truncated SVD (rank m), so it starts from the original weights.
+    """
+    from ..report.separable_view import separable_document, separable_table
+    from ..rewrite import separable
+    from ..runtimes import RunSettings
+
+    specs = [parse_input_shape(s) for s in input_shapes]
+    names = [n.strip() for n in layers.split(",") if n.strip()] if layers else None
+    settings = RunSettings(threads=threads, time_budget_s=time_budget, warmup=5)
+    result = separable(
+        model,
+        specs or None,
+        multiplier=multiplier,
+        layers=names,
+        min_saving=min_saving,
+        save=save,
+        force=force,
+        measure=runtime,
+        settings=settings,
+        rounds=rounds,
+        finetune=finetune,
+        epochs=epochs,
+    )
+    if not result.report.layers:
+        if not quiet:
+            echo_err(
+                f"{result.report.model} has no eligible convolution (group 1, kernel "
+                "larger than 1x1): nothing to replace"
+            )
+        return
+    if not result.report.replaced and not quiet:
+        echo_err("no layer would save MACs as depthwise + pointwise with these settings")
+    costly = [layer.name for layer in result.report.replaced if not layer.saves]
+    if costly and not quiet:
+        echo_err(
+            f"note: {', '.join(costly)} cost more as depthwise + pointwise with m = "
+            f"{multiplier} (the rewrite is exact when m >= min(N, K^2))"
+        )
+    if result.report.saved and not quiet:
+        echo_err(f"wrote {result.report.saved}")
+    elif save and not quiet:
+        echo_err(f"nothing to rewrite: {save} was not written")
+    _emit(separable_table(result), separable_document(result), fmt, output, force, quiet)
+
+
+@click.command("pooling")
+@click.argument("model")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=1x3x224x224")
+@click.option(
+    "--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
+@click.option("--force", is_flag=True, help="Replace existing output files.")
+@click.option("-q", "--quiet", is_flag=True)
+def pooling_command(
+    model: str,
+    input_shapes: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    force: bool,
+    quiet: bool,
+) -> None:
+    """What a 2x2 or global average pool before each dense layer would save."""
+    from ..analysis import analyze
+    from ..api import load_graph
+    from ..report.separable_view import pooling_document, pooling_table
+    from ..transforms.pooling import pooling_whatif
+
+    specs = [parse_input_shape(s) for s in input_shapes]
+    graph = load_graph(model, specs or None)
+    layers = pooling_whatif(graph, analyze(graph))
+    if not layers:
+        if not quiet:
+            echo_err(f"{graph.name} has no dense layer fed by a flattened spatial map")
+        return
+    _emit(
+        pooling_table(graph.name, layers),
+        pooling_document(graph.name, layers),
+        fmt,
+        output,
+        force,
+        quiet,
+    )

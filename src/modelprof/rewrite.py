@@ -1,0 +1,329 @@
+"""The separable rewrite as a job: pick layers, rewrite, save, check the outputs, measure.
+
+PyTorch sources (zoo names, factories, modules) are rewritten as modules, so they can be
+fine-tuned and saved as ``.pt``; ONNX sources are rewritten in the graph. Both routes end in
+an ONNX file, which is what is saved as ``.onnx``/``.xml``, counted again, and profiled.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .analysis import analyze
+from .api import InputShapes, ModelRef, load_graph
+from .errors import ModelprofError
+from .graph import Graph
+from .profilereport import ProfileLayer, ProfileReport
+from .runtimes import RunSettings
+from .transforms.separable import SeparableLayer, SeparableReport, whatif
+
+RANDOM_WEIGHTS_NOTE = (
+    "on a model with random weights a low-rank rewrite changes the outputs almost completely: "
+    "the output error says nothing about accuracy, which must be measured on a trained model "
+    "(--finetune)"
+)
+
+
+@dataclass(frozen=True)
+class LayerTiming:
+    """One replaced layer, measured: the original conv against its depthwise + pointwise pair."""
+
+    name: str
+    mac_ratio: float
+    time_before_us: float
+    time_after_us: float
+    depthwise_time_us: float
+    depthwise_gflops_per_s: float | None
+    pointwise_gflops_per_s: float | None
+
+    @property
+    def speedup(self) -> float | None:
+        return self.time_before_us / self.time_after_us if self.time_after_us else None
+
+
+@dataclass(frozen=True)
+class SeparableResult:
+    report: SeparableReport
+    rewritten_macs: int | None = None
+    before: ProfileReport | None = None
+    after: ProfileReport | None = None
+    layer_timings: tuple[LayerTiming, ...] = ()
+    accuracy: dict[str, float] | None = None
+
+
+def _source_module(model: ModelRef) -> Any:
+    from .profiling import _module_of
+
+    return _module_of(model)
+
+
+def _relative_error(a: Any, b: Any) -> float:
+    import numpy as np
+
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    norm = float(np.linalg.norm(a))
+    return float(np.linalg.norm(a - b)) / norm if norm else float(np.linalg.norm(b))
+
+
+def onnx_output_error(original: Path, rewritten: Path, inputs: dict[str, Any]) -> float:
+    """Relative L2 error between two ONNX models' first outputs, run in ONNX Runtime."""
+    import onnxruntime as ort
+
+    outs = []
+    for path in (original, rewritten):
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        outs.append(session.run(None, inputs)[0])
+    return _relative_error(outs[0], outs[1])
+
+
+def separable(
+    model: ModelRef,
+    input_shapes: InputShapes = None,
+    *,
+    multiplier: int = 1,
+    layers: list[str] | None = None,
+    min_saving: float | None = None,
+    save: str | None = None,
+    force: bool = False,
+    measure: str | None = None,
+    settings: RunSettings | None = None,
+    rounds: int = 2,
+    finetune: str | None = None,
+    epochs: int = 5,
+) -> SeparableResult:
+    """The what-if, and with ``save``/``measure``/``finetune`` the rewrite itself."""
+    graph = load_graph(model, input_shapes)
+    report = whatif(
+        graph, analyze(graph), multiplier=multiplier, layers=layers, min_saving=min_saving
+    )
+    if not (save or measure or finetune) or not report.replaced:
+        return SeparableResult(report)
+    from .transforms.save import check_target
+
+    pytorch = graph.source == "pytorch"
+    if save:
+        check_target(save, force=force, pytorch=pytorch)
+    if finetune and not pytorch:
+        raise ModelprofError("--finetune needs a PyTorch model (zoo name or file.py:factory)")
+    # PyTorch layers are rewritten by module path, ONNX layers by node name
+    names = [(layer.scope or layer.name) if pytorch else layer.name for layer in report.replaced]
+    with tempfile.TemporaryDirectory(prefix="modelprof-sep-") as folder:
+        work = Path(folder)
+        if pytorch:
+            result = _rewrite_torch(model, graph, report, names, multiplier, work, finetune, epochs)
+        else:
+            result = _rewrite_onnx(model, graph, report, names, multiplier, work)
+        rewritten_path, module = result["onnx"], result["module"]
+        if save:
+            from .transforms.save import save_model
+
+            save_model(save, onnx_path=rewritten_path, module=module, force=force)
+            result["report"] = replace(result["report"], saved=str(save))
+        before = after = None
+        timings: tuple[LayerTiming, ...] = ()
+        if measure:
+            before, after = _profile_pair(
+                model, input_shapes, rewritten_path, measure, settings or RunSettings(), rounds
+            )
+            timings = layer_timings(result["report"], before, after)
+    return SeparableResult(
+        report=result["report"],
+        rewritten_macs=result["macs"],
+        before=before,
+        after=after,
+        layer_timings=timings,
+        accuracy=result.get("accuracy"),
+    )
+
+
+def _rewrite_torch(
+    model: ModelRef,
+    graph: Graph,
+    report: SeparableReport,
+    names: list[str],
+    multiplier: int,
+    work: Path,
+    finetune: str | None,
+    epochs: int,
+) -> dict[str, Any]:
+    import copy
+
+    import torch
+
+    from .frontends.export import export_onnx
+    from .frontends.torch import load_module
+    from .transforms.separable import rewrite_module
+
+    accuracy: dict[str, float] | None = None
+    if finetune:
+        from . import training
+
+        original, data = training.model_and_data(model, finetune, graph)
+        accuracy = {"original": training.evaluate(original, data)}
+    else:
+        original = _source_module(model)
+    original.eval()
+    rewritten = copy.deepcopy(original)
+    errors = rewrite_module(rewritten, names, multiplier)
+    rewritten.eval()
+    infos = graph.input_infos()
+    generator = torch.Generator().manual_seed(0)
+    example = [torch.randn(i.shape, generator=generator) for i in infos]
+    with torch.no_grad():
+        output_error = _relative_error(original(*example).numpy(), rewritten(*example).numpy())
+    if finetune:
+        from . import training
+
+        accuracy = accuracy or {}
+        accuracy["rewrite"] = training.evaluate(rewritten, data)
+        training.train(rewritten, data, epochs=epochs)
+        rewritten.eval()
+        accuracy["finetuned"] = training.evaluate(rewritten, data)
+    shapes = {i.name: (i.shape, i.dtype) for i in infos}
+    onnx_path = export_onnx(rewritten, shapes, work / "rewritten.onnx")
+    counted = analyze(
+        load_module(
+            rewritten, None, name=report.model, default_shapes={i.name: i.shape for i in infos}
+        )
+    )
+    new_report = _with_errors(report, errors, output_error)
+    return {
+        "onnx": onnx_path,
+        "module": rewritten,
+        "macs": counted.total.macs,
+        "report": new_report,
+        "accuracy": accuracy,
+    }
+
+
+def _rewrite_onnx(
+    model: ModelRef,
+    graph: Graph,
+    report: SeparableReport,
+    names: list[str],
+    multiplier: int,
+    work: Path,
+) -> dict[str, Any]:
+    import onnx
+
+    from .frontends import onnx as onnx_frontend
+    from .profiling import make_inputs
+    from .transforms.separable import rewrite_onnx
+
+    source = Path(str(model))
+    proto = onnx.load(str(source))  # with weights: the rewrite needs their values
+    errors = rewrite_onnx(proto, graph, names, multiplier)
+    path = work / "rewritten.onnx"
+    onnx.save_model(proto, str(path))
+    inputs = make_inputs(graph)
+    output_error = onnx_output_error(source, path, inputs)
+    counted = analyze(onnx_frontend.load(path, {i.name: i.shape for i in graph.input_infos()}))
+    return {
+        "onnx": path,
+        "module": None,
+        "macs": counted.total.macs,
+        "report": _with_errors(report, errors, output_error),
+    }
+
+
+def _with_errors(
+    report: SeparableReport, errors: dict[str, float], output_error: float
+) -> SeparableReport:
+    def error_of(layer: SeparableLayer) -> float | None:
+        return errors.get(layer.name, errors.get(layer.scope))
+
+    layers = tuple(
+        replace(layer, weight_error=error_of(layer)) if error_of(layer) is not None else layer
+        for layer in report.layers
+    )
+    full_rank = all(error < 1e-6 for error in errors.values())
+    notes = report.notes if full_rank else (*report.notes, RANDOM_WEIGHTS_NOTE)
+    return replace(report, layers=layers, output_error=output_error, notes=notes)
+
+
+def _profile_pair(
+    model: ModelRef,
+    input_shapes: InputShapes,
+    rewritten: Path,
+    runtime: str,
+    settings: RunSettings,
+    rounds: int,
+) -> tuple[ProfileReport, ProfileReport]:
+    """Profile the original and the rewrite alternately (A B A B ...), keeping each one's
+    round with the median end-to-end latency, so drift in the machine favours neither."""
+    from statistics import median
+
+    from .profiling import profile
+
+    befores: list[ProfileReport] = []
+    afters: list[ProfileReport] = []
+    for _ in range(max(rounds, 1)):
+        befores.append(profile(model, input_shapes, runtime=runtime, settings=settings))
+        afters.append(profile(rewritten, input_shapes, runtime=runtime, settings=settings))
+
+    def middle(reports: list[ProfileReport]) -> ProfileReport:
+        mid = median(r.latency_us.median for r in reports)
+        return min(reports, key=lambda r: abs(r.latency_us.median - mid))
+
+    return middle(befores), middle(afters)
+
+
+def _rows_for(report: ProfileReport, name: str, scope: str) -> list[ProfileLayer]:
+    """Timed rows of ``report`` implementing source layer ``name`` (or its parts)."""
+    rows = []
+    for row in report.layers:
+        if row.folded_into:
+            continue
+        layer_scope = _scope_of(report, row)
+        if (
+            row.name == name
+            or row.name.startswith(name + "/")
+            or (scope and (layer_scope == scope or layer_scope.startswith(scope + ".")))
+        ):
+            rows.append(row)
+    return rows
+
+
+def layer_timings(
+    report: SeparableReport, before: ProfileReport, after: ProfileReport
+) -> tuple[LayerTiming, ...]:
+    out = []
+    for layer in report.replaced:
+        old = _rows_for(before, layer.name, layer.scope)
+        new = _rows_for(after, layer.name, layer.scope)
+        if not old or not new:
+            continue
+        dw = [r for r in new if "depthwise" in r.name or "depthwise" in _scope_of(after, r)]
+        pw = [r for r in new if r not in dw]
+        dw_time = sum(r.time_us for r in dw)
+        pw_time = sum(r.time_us for r in pw)
+        out.append(
+            LayerTiming(
+                name=layer.name,
+                mac_ratio=layer.macs / layer.separable_macs,
+                time_before_us=sum(r.time_us for r in old),
+                time_after_us=dw_time + pw_time,
+                depthwise_time_us=dw_time,
+                depthwise_gflops_per_s=(2 * layer.depthwise_macs / dw_time / 1e3)
+                if dw_time
+                else None,
+                pointwise_gflops_per_s=(2 * layer.pointwise_macs / pw_time / 1e3)
+                if pw_time
+                else None,
+            )
+        )
+    return tuple(out)
+
+
+def _scope_of(report: ProfileReport, row: ProfileLayer) -> str:
+    try:
+        return report.count.layer(row.name).scope
+    except KeyError:
+        return ""
+
+
+__all__ = ["LayerTiming", "SeparableLayer", "SeparableResult", "separable"]

@@ -1,0 +1,1 @@
+"""Model rewrites that make a network cheaper: depthwise-separable convolutions, pruning."""

@@ -1,0 +1,88 @@
+"""Writing a model a command produced (``--save``): ONNX, OpenVINO IR, or a whole PyTorch module.
+
+Every write is atomic (a temporary file in the target folder, then a rename) and never replaces
+an existing file unless asked (DESIGN.md), so an interrupted run leaves nothing half-written and
+the user's files are never lost.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelprofError
+
+SUFFIXES = (".onnx", ".xml", ".pt")
+
+
+def check_target(path: str | os.PathLike[str], *, force: bool, pytorch: bool) -> Path:
+    """Validate ``--save PATH`` before any work is done."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ModelprofError(f"--save {target}: use a .onnx, .xml or .pt file name")
+    if suffix == ".pt" and not pytorch:
+        raise ModelprofError("--save .pt needs a PyTorch model (zoo name or file.py:factory)")
+    if target.is_dir():
+        raise ModelprofError(f"--save {target}: is a directory")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise ModelprofError(f"--save {target}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise ModelprofError(f"--save {target}: folder {parent} is not writable")
+    others = [target] + ([target.with_suffix(".bin")] if suffix == ".xml" else [])
+    for other in others:
+        if other.exists() and not force:
+            raise ModelprofError(f"{other} exists; pass --force to replace it")
+    return target
+
+
+def _publish(tmp: Path, target: Path, *, force: bool) -> None:
+    if force:
+        os.replace(tmp, target)
+        return
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise ModelprofError(f"{target} exists; pass --force to replace it") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_model(
+    path: str | os.PathLike[str], *, onnx_path: Path, module: Any = None, force: bool = False
+) -> Path:
+    """Write the model to ``path`` by its suffix: copy the ONNX file, convert it to OpenVINO
+    IR (weights kept in f32), or pickle the whole PyTorch module (Torch-Pruning's advice for
+    pruned models, whose layer shapes no longer match their class's constructor)."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    parent = target.parent if str(target.parent) else Path(".")
+    with tempfile.TemporaryDirectory(prefix=".modelprof-", dir=parent) as folder:
+        tmp = Path(folder)
+        if suffix == ".onnx":
+            shutil.copyfile(onnx_path, tmp / "model.onnx")
+            _publish(tmp / "model.onnx", target, force=force)
+        elif suffix == ".xml":
+            try:
+                import openvino as ov
+            except ImportError:
+                from ..errors import MissingExtraError
+
+                raise MissingExtraError("openvino", "openvino") from None
+            ov.save_model(
+                ov.convert_model(str(onnx_path)), str(tmp / "model.xml"), compress_to_fp16=False
+            )
+            _publish(tmp / "model.bin", target.with_suffix(".bin"), force=force)
+            _publish(tmp / "model.xml", target, force=force)
+        elif suffix == ".pt":
+            import torch
+
+            torch.save(module, tmp / "model.pt")
+            _publish(tmp / "model.pt", target, force=force)
+        else:
+            raise ModelprofError(f"--save {target}: use a .onnx, .xml or .pt file name")
+    return target
