@@ -57,3 +57,11 @@ def test_mobilenet_v2_routes_agree_on_macs(exported: Callable[..., Path]) -> Non
     assert onnx_report.total.macs == torch_report.total.macs
     bn_channels = torch_report.total.buffers // 2
     assert torch_report.total.params - onnx_report.total.params == bn_channels
+
+
+def test_rebinding_an_exported_batch_scales_every_layer(exported: Callable[..., Path]) -> None:
+    # the export declares batch 1 everywhere (outputs included); binding batch 4 must not
+    # keep the stale (1, 10) output shape for the last layer
+    report = modelprof.count(exported("seed-cnn"), {"input": (4, 1, 28, 28)})
+    assert report.total.flops == 4 * 394_780
+    assert report.layers[-1].output_shapes == ((4, 10),)

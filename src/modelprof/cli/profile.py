@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from ..shapes import parse_input_shape
 from .common import echo_err, render_text, stdout_console, write_atomically
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from ..throughput import ThroughputReport
 
 
 @click.command("profile")
@@ -37,7 +44,7 @@ from .common import echo_err, render_text, stdout_console, write_atomically
     type=click.FloatRange(min=0.01),
     default=2.0,
     show_default=True,
-    help="Seconds per pass when --iterations is not given.",
+    help="Seconds per pass (throughput mode: per point) when --iterations is not given.",
 )
 @click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True)
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=1x3x224x224")
@@ -70,6 +77,32 @@ from .common import echo_err, render_text, stdout_console, write_atomically
 @click.option(
     "--sort", type=click.Choice(("order", "time", "flops")), default="order", show_default=True
 )
+@click.option(
+    "--mode",
+    type=click.Choice(("latency", "throughput")),
+    help="latency (default): one request at a time, per-layer times. throughput: several "
+    "streams / requests in flight, FPS and per-request latency (implied by --streams, "
+    "--requests and --sweep).",
+)
+@click.option(
+    "--streams",
+    "streams_text",
+    metavar="N[,N...]",
+    help="Throughput mode: streams to run, one point each (default: the runtime chooses).",
+)
+@click.option(
+    "--requests",
+    type=int,
+    help="Throughput mode: infer requests in flight (default: OpenVINO's optimal number; "
+    "one per stream on ONNX Runtime).",
+)
+@click.option(
+    "--sweep",
+    "sweep_text",
+    metavar="batch=1,4,16",
+    help="Throughput mode: measure at each batch (the first dim of every input) x each "
+    "--streams value, like DL Workbench's group inference.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but the requested document.")
 def profile_command(
     model: str,
@@ -90,6 +123,10 @@ def profile_command(
     force: bool,
     top: int | None,
     sort: str,
+    mode: str | None,
+    streams_text: str | None,
+    requests: int | None,
+    sweep_text: str | None,
     quiet: bool,
 ) -> None:
     """Measure MODEL end to end and layer by layer on a real runtime, joined with its costs.
@@ -97,7 +134,39 @@ def profile_command(
     End-to-end latency comes from a pass with the profiler off; per-layer times from a second
     pass with it on (its overhead is reported). Each runtime layer is mapped back to the
     model's layers through the runtime's record of fusion.
+
+    With --mode throughput, several requests run at once (OpenVINO: THROUGHPUT hint, N
+    streams, an AsyncInferQueue; ONNX Runtime: N threads calling run on one session) and the
+    report gives FPS (batch x completed inferences / elapsed) and per-request latency for
+    each (batch, streams) point.
     """
+    wants_throughput = bool(streams_text or requests is not None or sweep_text)
+    if mode == "latency" and wants_throughput:
+        raise click.UsageError("--streams, --requests and --sweep need --mode throughput")
+    if mode == "throughput" or (mode is None and wants_throughput):
+        _throughput_command(
+            model,
+            runtime=runtime,
+            device=device,
+            precision=precision,
+            threads=threads,
+            iterations=iterations,
+            time_budget=time_budget,
+            warmup=warmup,
+            input_shapes=input_shapes,
+            input_file=input_file,
+            optimization=optimization,
+            cache_dir=cache_dir,
+            fmt=fmt,
+            output=output,
+            html_path=html_path,
+            force=force,
+            streams_text=streams_text,
+            requests=requests,
+            sweep_text=sweep_text,
+            quiet=quiet,
+        )
+        return
     from ..profiling import profile
     from ..report import jsondoc, profile_view
     from ..runtimes import RunSettings
@@ -150,3 +219,156 @@ def profile_command(
         write_atomically(html_path, profile_html(report), force=force)
         if not quiet:
             echo_err(f"wrote {html_path}")
+
+
+# -- throughput mode ---------------------------------------------------------------------------
+
+
+def _throughput_command(
+    model: str,
+    *,
+    runtime: str,
+    device: str,
+    precision: str,
+    threads: int | None,
+    iterations: int | None,
+    time_budget: float,
+    warmup: int,
+    input_shapes: tuple[str, ...],
+    input_file: str | None,
+    optimization: str,
+    cache_dir: str | None,
+    fmt: str,
+    output: str | None,
+    html_path: str | None,
+    force: bool,
+    streams_text: str | None,
+    requests: int | None,
+    sweep_text: str | None,
+    quiet: bool,
+) -> None:
+    from ..runtimes import RunSettings
+    from ..throughput import parse_int_list, parse_sweep, throughput, throughput_document
+
+    if html_path:
+        raise click.UsageError("--html is a latency-mode report: drop it with --mode throughput")
+    if requests is not None and requests < 1:
+        raise click.BadParameter(f"{requests} is not at least 1", param_hint="'--requests'")
+    streams: tuple[int | None, ...] = (
+        parse_int_list(streams_text, "--streams") if streams_text else (None,)
+    )
+    batches = parse_sweep(sweep_text)[1] if sweep_text else None
+    runtime = {"ov": "openvino", "ort": "onnxruntime"}.get(runtime, runtime)
+    settings = RunSettings(
+        device=device,
+        precision=precision,
+        threads=threads,
+        warmup=warmup,
+        iterations=iterations,
+        time_budget_s=time_budget,
+        optimization=optimization,
+        cache_dir=cache_dir,
+    )
+    specs = [parse_input_shape(s) for s in input_shapes]
+    report = throughput(
+        model,
+        specs or None,
+        runtime=runtime,
+        settings=settings,
+        streams=streams,
+        requests=requests,
+        batches=batches,
+        input_file=input_file,
+    )
+    if fmt == "json":
+        from ..report import jsondoc
+
+        text = jsondoc.dumps(throughput_document(report))
+        if output:
+            write_atomically(output, text, force=force)
+        else:
+            click.echo(text, nl=False)
+    elif output:
+        write_atomically(output, render_text(render_throughput(report)), force=force)
+    elif not quiet:
+        stdout_console().print(render_throughput(report))
+    if output and not quiet:
+        echo_err(f"wrote {output}")
+
+
+def render_throughput(report: ThroughputReport) -> RenderableType:
+    """The throughput header, one row per (batch, streams) point, and for a sweep the
+    batch x streams FPS grid (DL Workbench's group-inference view)."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..report.units import human
+
+    def us(value: float) -> str:
+        return f"{value / 1000:.2f} ms" if value >= 1000 else f"{value:.1f} us"
+
+    budget = (
+        f"{report.iterations} inferences per point"
+        if report.iterations is not None
+        else f"{report.time_budget_s:g} s per point"
+    )
+    header = Text()
+    header.append(report.model, style="bold")
+    header.append(
+        f"  throughput mode, {report.runtime} {report.runtime_version} on {report.device}, "
+        f"precision {report.precision}, {report.threads} threads, {budget}",
+        style="dim",
+    )
+    best = report.best
+    table = Table(header_style="bold", caption="FPS = batch x inferences / elapsed")
+    for title, justify in (
+        ("batch", "right"),
+        ("streams", "right"),
+        ("requests", "right"),
+        ("throughput", "right"),
+        ("latency median", "right"),
+        ("latency p90", "right"),
+        ("inferences", "right"),
+        ("elapsed", "right"),
+        ("GFLOP/s", "right"),
+        ("input shapes", "left"),
+    ):
+        table.add_column(title, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    for point in report.points:
+        shapes = ", ".join("x".join(map(str, shape)) for shape in point.input_shapes.values())
+        table.add_row(
+            str(point.batch),
+            (str(point.streams) if point.streams else "?")
+            + ("" if point.requested_streams else " (auto)"),
+            str(point.requests),
+            f"{point.fps:,.1f} FPS",
+            us(point.latency_us.median),
+            us(point.latency_us.p90),
+            human(point.completed),
+            f"{point.elapsed_s:.2f} s",
+            f"{point.gflops_per_s:.2f}",
+            shapes,
+            style="bold green" if point is best and len(report.points) > 1 else None,
+        )
+    parts: list[RenderableType] = [header, table]
+    if len(report.batches) > 1 and len(report.streams) > 1:
+        grid = Table(title="FPS by batch and streams", header_style="bold")
+        grid.add_column("batch \\ streams", justify="right")
+        for streams in report.streams:
+            grid.add_column(str(streams), justify="right")
+        for batch in report.batches:
+            cells = []
+            for streams in report.streams:
+                cell = report.point(batch, streams)
+                cells.append(f"{cell.fps:,.1f}" if cell else "-")
+            grid.add_row(str(batch), *cells)
+        parts.append(grid)
+    footer = Text()
+    footer.append(
+        f"best: batch {best.batch}, {best.streams} streams, {best.fps:,.1f} FPS", style="bold"
+    )
+    for note in report.notes:
+        footer.append(f"\nnote: {note}", style="cyan")
+    parts.append(footer)
+    return Group(*parts)

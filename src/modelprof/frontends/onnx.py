@@ -359,6 +359,7 @@ class _GraphBuilder:
         real = [vi for vi in graph.input if vi.name not in stored]
         names = [vi.name for vi in real]
         specs = resolve_inputs(user, names)
+        changed = False
         for vi in real:
             tensor_type = vi.type.tensor_type
             spec = specs.get(vi.name)
@@ -369,6 +370,9 @@ class _GraphBuilder:
                         f"--input-shape {vi.name} has {len(spec.shape)} dims, but the model's "
                         f"input '{vi.name}' has {len(dims)}: {_describe(dims)}"
                     )
+                declared = [d.dim_value if d.HasField("dim_value") else None
+                            for d in dims] if dims is not None else None
+                changed = changed or declared != list(spec.shape)
                 tensor_type.shape.ClearField("dim")
                 for d in spec.shape:
                     tensor_type.shape.dim.add().dim_value = d
@@ -391,6 +395,13 @@ class _GraphBuilder:
                         f"input '{vi.name}' dim {i}{label} is dynamic: bind it with "
                         f"--input-shape {vi.name}={example}"
                     )
+        if changed:
+            # shapes the exporter recorded for the old input shape would now contradict
+            # inference (a batch-1 output declared (1, 10) while the input is bound to 4)
+            graph.ClearField("value_info")
+            for out in graph.output:
+                if out.type.HasField("tensor_type"):
+                    out.type.tensor_type.ClearField("shape")
         return names
 
     # -- shapes and nodes ------------------------------------------------------------------

@@ -12,14 +12,18 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingExtraError, ModelprofError
 from .base import Measurement, RunSettings, Runtime, RuntimeLayer, resident_bytes, timed_runs
+
+if TYPE_CHECKING:
+    from ..throughput import AsyncMeasurement
 
 _LEVELS = ("disable", "basic", "extended", "all")
 
@@ -145,6 +149,134 @@ class OnnxRuntime(Runtime):
             layers=tuple(layers),
             rss_bytes=(rss_after - rss_before) if rss_before and rss_after else None,
         )
+
+    # -- added for `profile --mode throughput` and `compare` (`measure` is unchanged) --
+
+    def measure_throughput(
+        self,
+        onnx_path: Path,
+        inputs: Mapping[str, Any],
+        settings: RunSettings,
+        *,
+        streams: int | None = None,
+        requests: int | None = None,
+    ) -> AsyncMeasurement:
+        """N concurrent requests: ``requests`` threads (default: one per stream) call ``run``
+        on one session, whose intra-op threads are split between the streams
+        (``threads // streams`` each, at least 1). ONNX Runtime has no streams of its own."""
+        from ..throughput import AsyncMeasurement
+
+        if settings.precision != "f32":
+            raise ModelprofError(
+                f"ONNX Runtime's CPU provider runs the model's own precision; --precision "
+                f"{settings.precision} is an OpenVINO option (convert the model instead)"
+            )
+        threads = settings.threads or os.cpu_count() or 1
+        streams = streams or max(1, min(threads, 4))
+        per_stream = max(1, threads // streams)
+        workers = requests or streams
+        t0 = time.perf_counter()
+        session = self._session(onnx_path, replace(settings, threads=per_stream), None)
+        compile_ms = (time.perf_counter() - t0) * 1e3
+        bindings = [self._bound(session, inputs) for _ in range(workers)]
+        try:
+            for i in range(max(settings.warmup, workers)):
+                session.run_with_iobinding(bindings[i % workers])
+        except Exception as exc:  # ORT raises its own exception types for a bad shape
+            text = str(exc).strip()
+            first = text.splitlines()[0] if text else type(exc).__name__
+            shapes = ", ".join(f"{n}={'x'.join(map(str, a.shape))}" for n, a in inputs.items())
+            raise ModelprofError(
+                f"ONNX Runtime cannot run the model at {shapes}: {first}"
+            ) from None
+
+        samples: list[list[float]] = [[] for _ in range(workers)]
+        failures: list[BaseException] = []
+        lock = threading.Lock()
+        submitted = 0
+        barrier = threading.Barrier(workers + 1)
+        deadline = 0.0
+
+        def take() -> bool:
+            nonlocal submitted
+            with lock:
+                if settings.iterations is not None:
+                    go = submitted < settings.iterations
+                else:
+                    go = submitted < workers or time.perf_counter() < deadline
+                submitted += go
+                return go
+
+        def work(i: int) -> None:
+            binding, mine = bindings[i], samples[i]
+            barrier.wait()
+            try:
+                while take():
+                    t = time.perf_counter_ns()
+                    session.run_with_iobinding(binding)  # releases the GIL while it runs
+                    mine.append((time.perf_counter_ns() - t) / 1e3)
+            except BaseException as exc:  # re-raised in the caller's thread
+                failures.append(exc)
+
+        pool = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(workers)]
+        for thread in pool:
+            thread.start()
+        start = time.perf_counter()
+        deadline = start + settings.time_budget_s
+        barrier.wait()
+        for thread in pool:
+            thread.join()
+        elapsed = time.perf_counter() - start
+        if failures:
+            raise ModelprofError(f"ONNX Runtime failed during the run: {failures[0]}")
+        latency = tuple(t for mine in samples for t in mine)
+        notes = (
+            "ONNX Runtime has no streams: each stream is a thread calling run() concurrently "
+            "on one session, intra-op threads split between the streams",
+        )
+        return AsyncMeasurement(
+            runtime=self.name,
+            runtime_version=self.version(),
+            device=settings.device,
+            precision="f32",
+            threads=per_stream * streams,
+            streams=streams,
+            requests=workers,
+            completed=len(latency),
+            elapsed_s=elapsed,
+            latency_us=latency,
+            compile_ms=compile_ms,
+            notes=notes,
+        )
+
+    def bound_infer(
+        self, onnx_path: Path, inputs: Mapping[str, Any], settings: RunSettings
+    ) -> tuple[Callable[[], object], dict[str, Any]]:
+        """A session with its inputs bound once: ``run()`` infers synchronously (the
+        latency-mode setup of ``measure``, profiler off). Returns ``run`` and what it ran with."""
+        if settings.precision != "f32":
+            raise ModelprofError(
+                f"ONNX Runtime's CPU provider runs the model's own precision; --precision "
+                f"{settings.precision} is an OpenVINO option (convert the model instead)"
+            )
+        t0 = time.perf_counter()
+        session = self._session(onnx_path, settings, None)
+        compile_ms = (time.perf_counter() - t0) * 1e3
+        binding = self._bound(session, inputs)
+        session.run_with_iobinding(binding)
+
+        def run() -> object:
+            return session.run_with_iobinding(binding)
+
+        info = {
+            "runtime": self.name,
+            "runtime_version": self.version(),
+            "device": settings.device,
+            "precision": "f32",
+            "threads": settings.threads or os.cpu_count() or 1,
+            "compile_ms": compile_ms,
+        }
+        return run, info
 
 
 def _layers_from_trace(events: list[dict[str, Any]], runs: int) -> list[RuntimeLayer]:

@@ -10,10 +10,10 @@ model's ``originalLayersNames``, where an empty list marks a layer OpenVINO inse
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingExtraError, ModelprofError
 from .base import (
@@ -25,6 +25,9 @@ from .base import (
     resident_bytes,
     timed_runs,
 )
+
+if TYPE_CHECKING:
+    from ..throughput import AsyncMeasurement
 
 #: Runtime layer types that are not computation.
 _SKIP_TYPES = {"Input", "Output", "Const", "Parameter", "Result"}
@@ -114,8 +117,8 @@ class OpenVINORuntime(Runtime):
         first_ms = (time.perf_counter() - t0) * 1e3
         latency = timed_runs(request.infer, settings)
         rss_after = resident_bytes()
-        precision = str(compiled.get_property(hints.inference_precision))
-        threads = int(compiled.get_property(props.inference_num_threads))
+        precision = str(_property(compiled, hints.inference_precision, settings.precision))
+        threads = int(_property(compiled, props.inference_num_threads, settings.threads or 0))
         del request, compiled
 
         profiled = self._compile(core, model, settings, profiling=True)
@@ -186,6 +189,130 @@ class OpenVINORuntime(Runtime):
             )
         return layers
 
+    # -- added for `profile --mode throughput` and `compare` (`measure` is unchanged) --
+
+    def measure_throughput(
+        self,
+        onnx_path: Path,
+        inputs: Mapping[str, Any],
+        settings: RunSettings,
+        *,
+        streams: int | None = None,
+        requests: int | None = None,
+    ) -> AsyncMeasurement:
+        """Compile with the THROUGHPUT hint and ``streams`` streams, keep ``requests`` infer
+        requests busy through an AsyncInferQueue for the time budget (or ``settings.iterations``
+        inferences), and time each request from submission to completion."""
+        from ..throughput import AsyncMeasurement
+
+        ov = _import()
+        import openvino.properties as props
+        import openvino.properties.hint as hints
+
+        core = ov.Core()
+        model = _read_reshaped(core, onnx_path, inputs)
+        available = list(core.available_devices)
+        device = settings.device
+        if device not in available and device.split(":")[0] not in ("AUTO", "MULTI", "HETERO"):
+            raise ModelprofError(
+                f"OpenVINO device '{device}' is not available here (available: "
+                f"{', '.join(available)}, AUTO)"
+            )
+        config = self._config(replace(settings, streams=None), profiling=False)
+        config[hints.performance_mode] = hints.PerformanceMode.THROUGHPUT
+        if streams:
+            config[props.num_streams] = streams
+        t0 = time.perf_counter()
+        try:
+            compiled = core.compile_model(model, device, config)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
+            raise ModelprofError(f"OpenVINO cannot compile the model: {first}") from None
+        compile_ms = (time.perf_counter() - t0) * 1e3
+        ran_streams = int(_property(compiled, props.num_streams, streams or 0))
+        jobs = requests or int(compiled.get_property(props.optimal_number_of_infer_requests))
+        queue = ov.AsyncInferQueue(compiled, jobs)
+        for i in range(jobs):
+            for name, array in inputs.items():
+                queue[i].set_tensor(name, ov.Tensor(array))
+        latencies: list[float] = []
+
+        def done(request: Any, measured: bool) -> None:
+            if measured:  # request.latency: submission to completion, stamped before the GIL
+                latencies.append(float(request.latency) * 1e3)
+
+        queue.set_callback(done)
+        for _ in range(max(settings.warmup, jobs)):
+            queue.start_async(userdata=False)
+        queue.wait_all()
+
+        submitted = 0
+        start = time.perf_counter()
+        deadline = start + settings.time_budget_s
+
+        def more() -> bool:
+            if settings.iterations is not None:
+                return submitted < settings.iterations
+            return submitted < jobs or time.perf_counter() < deadline
+
+        while more():
+            queue.start_async(userdata=True)  # waits (GIL released) for an idle request
+            submitted += 1
+        queue.wait_all()
+        elapsed = time.perf_counter() - start
+        precision = _precision_name(
+            str(_property(compiled, hints.inference_precision, settings.precision))
+        )
+        threads = int(_property(compiled, props.inference_num_threads, settings.threads or 0))
+        notes = (
+            "OpenVINO: performance hint THROUGHPUT; requests default to the compiled model's "
+            "optimal number of infer requests; latency is per request, submission to completion",
+        )
+        return AsyncMeasurement(
+            runtime=self.name,
+            runtime_version=self.version(),
+            device=device,
+            precision=precision,
+            threads=threads,
+            streams=ran_streams,
+            requests=jobs,
+            completed=len(latencies),
+            elapsed_s=elapsed,
+            latency_us=tuple(latencies),
+            compile_ms=compile_ms,
+            notes=notes,
+        )
+
+    def bound_infer(
+        self, onnx_path: Path, inputs: Mapping[str, Any], settings: RunSettings
+    ) -> tuple[Callable[[], object], dict[str, Any]]:
+        """A compiled model with its inputs bound once: ``run()`` infers synchronously (the
+        latency-mode setup of ``measure``, profiler off). Returns ``run`` and what it ran with."""
+        ov = _import()
+        import openvino.properties as props
+        import openvino.properties.hint as hints
+
+        core = ov.Core()
+        model = _read_reshaped(core, onnx_path, inputs)
+        t0 = time.perf_counter()
+        compiled = self._compile(core, model, settings, profiling=False)
+        compile_ms = (time.perf_counter() - t0) * 1e3
+        request = compiled.create_infer_request()
+        for name, array in inputs.items():
+            request.set_tensor(name, ov.Tensor(array))
+        request.infer()
+        info = {
+            "runtime": self.name,
+            "runtime_version": self.version(),
+            "device": settings.device,
+            "precision": _precision_name(
+                str(_property(compiled, hints.inference_precision, settings.precision))
+            ),
+            "threads": int(_property(compiled, props.inference_num_threads, settings.threads or 0)),
+            "compile_ms": compile_ms,
+        }
+        return request.infer, info
+
 
 def _precision_name(text: str) -> str:
     """OpenVINO prints 'f32', 'bf16', '<Type: 'float32'>' or 'FP32' depending on the call."""
@@ -207,3 +334,40 @@ def _precision_name(text: str) -> str:
         if key in t:
             return name
     return t or "?"
+
+
+def _read_reshaped(core: Any, onnx_path: Path, inputs: Mapping[str, Any]) -> Any:
+    """Read the model and reshape it to the inputs' shapes where they differ (a batch sweep)."""
+    try:
+        model = core.read_model(str(onnx_path))
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
+        raise ModelprofError(f"OpenVINO cannot read the model: {first}") from None
+    shapes = {name: list(arr.shape) for name, arr in inputs.items()}
+    current: dict[str, Any] = {}
+    for port in model.inputs:
+        for name in port.get_names():
+            current[name] = port.get_partial_shape()
+    if any(
+        name not in current or current[name].is_dynamic or list(current[name].to_shape()) != shape
+        for name, shape in shapes.items()
+    ):
+        try:
+            model.reshape(shapes)
+        except RuntimeError as exc:
+            text = str(exc).strip()
+            first = text.splitlines()[0] if text else "unknown error"
+            wanted = ", ".join(f"{n}={'x'.join(map(str, s))}" for n, s in shapes.items())
+            raise ModelprofError(
+                f"OpenVINO cannot reshape the model to {wanted}: {first}"
+            ) from None
+    return model
+
+
+def _property(compiled: Any, key: Any, default: Any) -> Any:
+    """A compiled model's property, or ``default`` where the device does not report it
+    (AUTO answers neither INFERENCE_PRECISION_HINT nor, sometimes, NUM_STREAMS)."""
+    try:
+        return compiled.get_property(key)
+    except (RuntimeError, TypeError):
+        return default
