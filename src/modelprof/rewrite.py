@@ -161,8 +161,9 @@ def _rewrite_torch(
     accuracy: dict[str, float] | None = None
     if finetune:
         from . import training
+        from .finetune import model_and_data
 
-        original, data = training.model_and_data(model, finetune, graph)
+        original, data = model_and_data(model, finetune, graph)
         accuracy = {"original": training.evaluate(original, data)}
     else:
         original = _source_module(model)

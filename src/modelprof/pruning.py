@@ -1,0 +1,402 @@
+"""The prune job: prune, fine-tune, save, and measure before against after.
+
+Every run reports both sides as full count reports plus file size and nonzero params, and
+with ``--profile`` the latency measured interleaved on the same runtime, so a pruned model
+that is no faster cannot pass unnoticed.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .analysis import analyze
+from .api import InputShapes, ModelRef, load_graph
+from .costreport import CostReport
+from .errors import ModelprofError
+from .graph import Graph
+from .profilereport import ProfileReport
+from .runtimes import RunSettings
+from .transforms.prune import (
+    Sparsity,
+    StructuredPlan,
+    prune_heads,
+    prune_structured,
+    prune_unstructured_onnx,
+    prune_unstructured_torch,
+    sparse_weights_note,
+    torch_sparsity,
+)
+
+
+@dataclass(frozen=True)
+class PruneSide:
+    """One side of the comparison: the model's count and what was measured of it."""
+
+    count: CostReport
+    file_bytes: int
+    nonzero_params: int
+    profile: ProfileReport | None = None
+    accuracy: float | None = None
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    method: str
+    amount: float | None
+    before: PruneSide
+    after: PruneSide
+    target_macs: float | None = None
+    sparsity: tuple[Sparsity, ...] = ()
+    heads: dict[str, tuple[int, int]] = field(default_factory=dict)
+    accuracy_pruned: float | None = None
+    saved: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def effective_macs(self) -> int | None:
+        """MACs if every zero weight were skipped (unstructured only)."""
+        if self.method != "unstructured":
+            return None
+        density = {s.name: 1 - s.fraction for s in self.sparsity}
+        total = 0
+        for layer in self.after.count.layers:
+            key = layer.scope if layer.scope in density else layer.name
+            total += round(layer.macs * density.get(key, density.get(layer.name, 1.0)))
+        return total
+
+    @property
+    def total_sparsity(self) -> float | None:
+        if not self.sparsity:
+            return None
+        return sum(s.zeros for s in self.sparsity) / sum(s.numel for s in self.sparsity)
+
+
+def expected_mac_reduction(p: float) -> float:
+    """A conv whose input and output channels both shrink by p keeps (1-p)^2 of its MACs."""
+    return 1 - (1 - p) ** 2
+
+
+def _nonzero_torch(module: Any) -> int:
+    return int(sum(int((p != 0).sum()) for p in module.parameters()))
+
+
+def _nonzero_onnx(path: Path) -> int:
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    return int(
+        sum(
+            np.count_nonzero(numpy_helper.to_array(i))
+            for i in model.graph.initializer
+            if i.data_type in (1, 10, 11, 16) and len(i.dims) >= 1
+        )
+    )
+
+
+def _count_module(module: Any, graph: Graph, name: str) -> CostReport:
+    from .frontends.torch import load_module
+
+    shapes = {i.name: i.shape for i in graph.input_infos()}
+    return analyze(load_module(module, None, name=name, default_shapes=shapes))
+
+
+def _export(module: Any, graph: Graph, path: Path) -> Path:
+    from .frontends.export import export_onnx
+
+    return export_onnx(module, {i.name: (i.shape, i.dtype) for i in graph.input_infos()}, path)
+
+
+def _example(graph: Graph) -> Any:
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    infos = graph.input_infos()
+    tensors = [torch.randn(i.shape, generator=generator) for i in infos]
+    return tensors[0] if len(tensors) == 1 else tuple(tensors)
+
+
+def _search_ratio(
+    module: Any, graph: Graph, plan: StructuredPlan, target: float, before_macs: int
+) -> tuple[Any, float]:
+    """Prune copies of ``module`` at ratios found by bisection until MACs land on
+    ``target`` x the original (within 1 %, or the closest of a dozen tries below target)."""
+    from dataclasses import replace
+
+    lo, hi = 0.0, 0.95
+    best: tuple[Any, float, float] | None = None
+    for _ in range(14):
+        ratio = (lo + hi) / 2
+        trial = copy.deepcopy(module)
+        prune_structured(trial, _example(graph), replace(plan, amount=ratio))
+        kept = _count_module(trial, graph, "trial").total.macs / before_macs
+        if kept <= target and (best is None or kept > best[2]):
+            best = (trial, ratio, kept)
+        if abs(kept - target) <= 0.01 * target:
+            return trial, ratio
+        if kept > target:
+            lo = ratio
+        else:
+            hi = ratio
+    if best is None:
+        raise ModelprofError(f"--target-macs {target}: cannot prune down to that")
+    return best[0], best[1]
+
+
+def prune(
+    model: ModelRef,
+    input_shapes: InputShapes = None,
+    *,
+    amount: float | None = 0.5,
+    target_macs: float | None = None,
+    unstructured: bool = False,
+    per_layer: bool = False,
+    heads: float | None = None,
+    plan: StructuredPlan | None = None,
+    finetune: str | None = None,
+    epochs: int = 5,
+    save: str | None = None,
+    force: bool = False,
+    measure: str | None = None,
+    settings: RunSettings | None = None,
+    rounds: int = 2,
+) -> PruneResult:
+    """Prune ``model`` and report before against after."""
+    from .transforms.save import check_target
+
+    for value, what in ((amount, "--amount"), (target_macs, "--target-macs"), (heads, "--heads")):
+        if value is not None and not 0 < value < 1:
+            raise ModelprofError(f"{what} must be between 0 and 1 (exclusive), got {value}")
+    graph = load_graph(model, input_shapes)
+    pytorch = graph.source == "pytorch"
+    if not pytorch and not unstructured:
+        raise ModelprofError(
+            "structured pruning needs the PyTorch model: an ONNX file has no dependency graph "
+            "to keep coupled layers consistent. Use --unstructured, or give the PyTorch source "
+            "(zoo name or file.py:factory)"
+        )
+    if save:
+        check_target(save, force=force, pytorch=pytorch)
+    with tempfile.TemporaryDirectory(prefix="modelprof-prune-") as folder:
+        work = Path(folder)
+        if pytorch:
+            result = _prune_torch(
+                model,
+                graph,
+                work,
+                amount=amount,
+                target_macs=target_macs,
+                unstructured=unstructured,
+                per_layer=per_layer,
+                heads=heads,
+                plan=plan or StructuredPlan(),
+                finetune=finetune,
+                epochs=epochs,
+            )
+        else:
+            if finetune:
+                raise ModelprofError("--finetune needs a PyTorch model")
+            result = _prune_onnx(model, graph, work, amount or 0.5, per_layer)
+        after_path = result.pop("after_path")
+        before_path = result.pop("before_path")
+        module = result.pop("module")
+        if save:
+            from .transforms.save import save_model
+
+            save_model(save, onnx_path=after_path, module=module, force=force)
+            result["saved"] = str(save)
+        if measure:
+            before_prof, after_prof = _profile_pair(
+                before_path, after_path, measure, settings or RunSettings(), rounds
+            )
+            result["before"] = _with_profile(result["before"], before_prof)
+            result["after"] = _with_profile(result["after"], after_prof)
+    return PruneResult(**result)
+
+
+def _with_profile(side: PruneSide, report: ProfileReport) -> PruneSide:
+    from dataclasses import replace
+
+    return replace(side, profile=report)
+
+
+def _profile_pair(
+    before: Path, after: Path, runtime: str, settings: RunSettings, rounds: int
+) -> tuple[ProfileReport, ProfileReport]:
+    from statistics import median
+
+    from .profiling import profile
+
+    pairs = [
+        (
+            profile(before, runtime=runtime, settings=settings),
+            profile(after, runtime=runtime, settings=settings),
+        )
+        for _ in range(max(rounds, 1))
+    ]
+
+    def middle(reports: list[ProfileReport]) -> ProfileReport:
+        mid = median(r.latency_us.median for r in reports)
+        return min(reports, key=lambda r: abs(r.latency_us.median - mid))
+
+    return middle([p[0] for p in pairs]), middle([p[1] for p in pairs])
+
+
+def _prune_torch(
+    model: ModelRef,
+    graph: Graph,
+    work: Path,
+    *,
+    amount: float | None,
+    target_macs: float | None,
+    unstructured: bool,
+    per_layer: bool,
+    heads: float | None,
+    plan: StructuredPlan,
+    finetune: str | None,
+    epochs: int,
+) -> dict[str, Any]:
+    from dataclasses import replace
+
+    from . import training
+    from .profiling import _module_of
+
+    data = None
+    if finetune:
+        from .finetune import model_and_data
+
+        module, data = model_and_data(model, finetune, graph)
+    else:
+        module = _module_of(model)
+    module.eval()
+    name = graph.name
+    before_count = _count_module(module, graph, name)
+    before_path = _export(module, graph, work / "before.onnx")
+    accuracy_before = training.evaluate(module, data) if data is not None else None
+    before = PruneSide(
+        before_count, before_path.stat().st_size, _nonzero_torch(module), accuracy=accuracy_before
+    )
+    pruned = copy.deepcopy(module)
+    sparsity: tuple[Sparsity, ...] = ()
+    head_changes: dict[str, tuple[int, int]] = {}
+    notes: list[str] = []
+    method = "unstructured" if unstructured else "structured"
+    used_amount = amount
+    if unstructured:
+        prune_unstructured_torch(pruned, amount or 0.5, per_layer=per_layer)
+        sparsity = tuple(torch_sparsity(pruned))
+        notes.append(sparse_weights_note())
+    elif heads is not None:
+        head_changes = prune_heads(pruned, heads)
+        used_amount = heads
+        method = "structured"
+    else:
+        gradients = _taylor_gradients(data) if plan.importance == "taylor" and data else None
+        if target_macs is not None:
+            pruned, used_amount = _search_ratio(
+                pruned, graph, plan, target_macs, before_count.total.macs
+            )
+        else:
+            prune_structured(
+                pruned, _example(graph), replace(plan, amount=amount or 0.5), gradients=gradients
+            )
+        p = used_amount or 0.5
+        notes.append(
+            f"a channel ratio p = {p:.2f} shrinks a conv whose input and output channels both "
+            f"shrink to (1-p)^2 = {(1 - p) ** 2:.0%} of its MACs (about "
+            f"{expected_mac_reduction(p):.0%} fewer); the first and last layers lose only p"
+        )
+    pruned.eval()
+    accuracy_pruned = None
+    accuracy_after = None
+    if data is not None:
+        import torch
+
+        accuracy_pruned = training.evaluate(pruned, data)
+        masks = _zero_masks(pruned) if unstructured else []
+        training.train(pruned, data, epochs=epochs)
+        with torch.no_grad():  # fine-tuning must not regrow the pruned weights
+            for weight, mask in masks:
+                weight.mul_(mask)
+        pruned.eval()
+        accuracy_after = training.evaluate(pruned, data)
+    after_count = _count_module(pruned, graph, name)
+    after_path = _export(pruned, graph, work / "after.onnx")
+    after = PruneSide(
+        after_count, after_path.stat().st_size, _nonzero_torch(pruned), accuracy=accuracy_after
+    )
+    return {
+        "method": method,
+        "amount": used_amount,
+        "target_macs": target_macs,
+        "before": before,
+        "after": after,
+        "sparsity": sparsity,
+        "heads": head_changes,
+        "accuracy_pruned": accuracy_pruned,
+        "notes": tuple(notes),
+        "module": pruned,
+        "before_path": before_path,
+        "after_path": after_path,
+    }
+
+
+def _zero_masks(module: Any) -> list[tuple[Any, Any]]:
+    """(weight, mask of its nonzeros) for every pruned weight, to keep zeros at zero."""
+    return [
+        (m.weight, m.weight != 0)
+        for m in module.modules()
+        if getattr(m, "weight", None) is not None and m.weight.dim() >= 2
+    ]
+
+
+def _taylor_gradients(data: Any) -> Any:
+    def fill(module: Any) -> None:
+        import torch
+
+        x, y = next(iter(_batches(data)))
+        loss = torch.nn.functional.cross_entropy(module(x), y)
+        loss.backward()  # type: ignore[no-untyped-call]
+
+    return fill
+
+
+def _batches(data: Any) -> Any:
+    from . import training
+
+    return training._test_batches(data)
+
+
+def _prune_onnx(
+    model: ModelRef, graph: Graph, work: Path, amount: float, per_layer: bool
+) -> dict[str, Any]:
+    import onnx
+
+    from .frontends import onnx as onnx_frontend
+
+    source = Path(str(model))
+    proto = onnx.load(str(source))
+    shapes = {i.name: i.shape for i in graph.input_infos()}
+    before_count = analyze(graph)
+    before = PruneSide(before_count, source.stat().st_size, _nonzero_onnx(source))
+    sparsity = prune_unstructured_onnx(proto, amount, per_layer=per_layer)
+    after_path = work / "after.onnx"
+    onnx.save_model(proto, str(after_path))
+    after_count = analyze(onnx_frontend.load(after_path, shapes, name=graph.name))
+    after = PruneSide(after_count, after_path.stat().st_size, _nonzero_onnx(after_path))
+    return {
+        "method": "unstructured",
+        "amount": amount,
+        "before": before,
+        "after": after,
+        "sparsity": tuple(sparsity),
+        "notes": (sparse_weights_note(),),
+        "module": None,
+        "before_path": source,
+        "after_path": after_path,
+    }
