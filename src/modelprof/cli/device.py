@@ -1,0 +1,222 @@
+"""``modelprof device``: measure this machine's roofline ceilings and cache them.
+
+``modelprof profile`` reads the cached ceilings for its runtime and precision and marks each
+layer compute- or memory-bound, with the time the roofline says it could take and its
+efficiency (that time / the measured one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import click
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from .common import echo_err, render_text, stdout_console, write_atomically
+
+
+@click.command("device")
+@click.option(
+    "--runtime",
+    type=click.Choice(("openvino", "onnxruntime", "ov", "ort")),
+    default="openvino",
+    show_default=True,
+)
+@click.option(
+    "--device",
+    default="CPU",
+    show_default=True,
+    help="OpenVINO device (CPU, ...) or ONNX Runtime provider (CPU, CUDA).",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(("f32", "bf16", "f16")),
+    default="f32",
+    show_default=True,
+    help="Inference precision to measure at (set explicitly, and reported).",
+)
+@click.option("--threads", type=click.IntRange(min=1), help="Inference threads (default: all).")
+@click.option(
+    "--iterations",
+    type=click.IntRange(min=1),
+    help="Timed runs per pass (default: about 0.75 s of runs, at least 10).",
+)
+@click.option(
+    "--matmul-size",
+    type=click.IntRange(min=8),
+    default=1024,
+    show_default=True,
+    help="N of the N x N @ N x N MatMuls that measure peak compute.",
+)
+@click.option(
+    "--stream-mib",
+    type=click.FloatRange(min=0.01),
+    default=64.0,
+    show_default=True,
+    help="Size of the tensor streamed to measure bandwidth (keep it well above the L3 cache).",
+)
+@click.option("--no-cache", is_flag=True, help="Measure, but do not store the result.")
+@click.option(
+    "--cached", "show_cached", is_flag=True, help="Show the stored ceilings; measure nothing."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
+@click.option("--force", is_flag=True, help="Replace an existing output file.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but the requested document.")
+def device_command(
+    runtime: str,
+    device: str,
+    precision: str,
+    threads: int | None,
+    iterations: int | None,
+    matmul_size: int,
+    stream_mib: float,
+    no_cache: bool,
+    show_cached: bool,
+    fmt: str,
+    output: str | None,
+    force: bool,
+    quiet: bool,
+) -> None:
+    """Measure this machine's peak GFLOP/s and memory bandwidth on a runtime, for the roofline.
+
+    Peak compute is a chain of large float32 MatMuls (a real library GEMM); bandwidth is an
+    elementwise Mul streaming a 64 MiB tensor (read once, written once). Each rate is the work
+    over the median time the runtime's profiler gives those layers, as `modelprof profile`
+    times layers. Both are estimates of what this runtime reaches here with these threads, not
+    datasheet peaks. The result is cached per machine, runtime and precision, and `modelprof
+    profile` then marks each layer compute- or memory-bound.
+    """
+    from ..errors import ModelprofError
+    from ..runtimes import ceilings as cache
+
+    runtime = {"ov": "openvino", "ort": "onnxruntime"}.get(runtime, runtime)
+    path = cache.cache_path(runtime, precision, device)
+    if show_cached:
+        stored = cache.load_document(runtime, precision, device)
+        if stored is None or cache.load_cached(runtime, precision, device) is None:
+            raise ModelprofError(
+                f"no ceilings cached for {runtime} at {precision} on this machine ({path}): "
+                f"run 'modelprof device --runtime {runtime} --precision {precision}'"
+            )
+        document = {**stored, "cache_path": str(path), "cached": True}
+    else:
+        from ..runtimes.device import measure_ceilings, settings_for
+
+        if not quiet and fmt == "table" and not output:
+            echo_err(f"measuring peak compute and bandwidth on {runtime} (a few seconds)...")
+        result = measure_ceilings(
+            runtime,
+            settings_for(
+                device=device, precision=precision, threads=threads, iterations=iterations
+            ),
+            matmul_size=matmul_size,
+            stream_bytes=int(stream_mib * 1024 * 1024) // 4 * 4,
+        )
+        document = result.to_dict()
+        if not no_cache:
+            cache.save(result.ceilings, document, device=device)
+        document = {**document, "cache_path": str(path), "cached": not no_cache}
+
+    if fmt == "json":
+        from ..report import jsondoc
+
+        text = jsondoc.dumps(document)
+        if output:
+            write_atomically(output, text, force=force)
+        else:
+            click.echo(text, nl=False)
+    else:
+        renderable = render_device(document)
+        if output:
+            write_atomically(output, render_text(renderable), force=force)
+        elif not quiet:
+            stdout_console().print(renderable)
+    if output and not quiet:
+        echo_err(f"wrote {output}")
+
+
+def render_device(doc: Mapping[str, Any]) -> RenderableType:
+    """The ceilings as a rich table, with how they were measured and where they are cached."""
+    head = Text()
+    head.append("device ceilings", style="bold")
+    ran = doc.get("runtime_precision")
+    precision = str(doc.get("precision", "?"))
+    if ran and ran != precision:
+        precision += f" (ran {ran})"
+    head.append(
+        f"  {doc.get('runtime', '?')} {doc.get('runtime_version', '')} on "
+        f"{doc.get('device', '?')} ({doc.get('host', '?')}), precision {precision}, "
+        f"{doc.get('threads', '?')} threads",
+        style="dim",
+    )
+    if doc.get("measured_at"):
+        head.append(f"\nmeasured {doc['measured_at']}", style="dim")
+        if doc.get("wall_s") is not None:
+            head.append(f" in {float(doc['wall_s']):.1f} s", style="dim")
+
+    table = Table(header_style="bold")
+    table.add_column("ceiling", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("best run", justify="right", no_wrap=True)
+    table.add_column("end-to-end", justify="right", no_wrap=True)
+    table.add_column("measured with", overflow="fold")
+    table.add_column("kernel", overflow="fold")
+    compute = doc.get("compute") or {}
+    stream = doc.get("bandwidth") or {}
+
+    def rate(probe: Mapping[str, Any], key: str, unit: str) -> str:
+        value = probe.get(key)
+        return "-" if value is None else f"{float(value):,.1f} {unit}"
+
+    table.add_row(
+        "peak compute",
+        Text(f"{float(doc['peak_gflops_per_s']):,.1f} GFLOP/s", style="bold"),
+        rate(compute, "best_gflops_per_s", "GFLOP/s"),
+        rate(compute, "end_to_end_gflops_per_s", "GFLOP/s"),
+        str(compute.get("what", "")),
+        ", ".join(compute.get("kernels", [])),
+    )
+    table.add_row(
+        "memory bandwidth",
+        Text(f"{float(doc['bandwidth_gb_per_s']):,.1f} GB/s", style="bold"),
+        rate(stream, "best_gb_per_s", "GB/s"),
+        rate(stream, "end_to_end_gb_per_s", "GB/s"),
+        str(stream.get("what", "")),
+        ", ".join(stream.get("kernels", [])),
+    )
+    ridge = float(doc["peak_gflops_per_s"]) / float(doc["bandwidth_gb_per_s"])
+    table.add_row(
+        "ridge point",
+        Text(f"{ridge:,.2f} FLOP/byte", style="bold"),
+        "",
+        "",
+        "peak / bandwidth: a layer of higher arithmetic intensity is compute-bound, "
+        "lower is memory-bound",
+        "",
+    )
+    foot = Text()
+    foot.append(
+        "value: work / median kernel time from the runtime's profiler (as profile times "
+        "layers); best run: the fastest one; end-to-end: the whole call, profiler off\n",
+        style="dim",
+    )
+    for note in doc.get("notes", []):
+        foot.append(f"note: {note}\n", style="yellow")
+    runtime, prec = doc.get("runtime", "?"), doc.get("precision", "?")
+    if doc.get("cached"):
+        foot.append("cached in ", style="dim")
+        foot.append(str(doc.get("cache_path", "")))
+        foot.append(
+            f"\n'modelprof profile --runtime {runtime} --precision {prec}' marks layers "
+            "compute- or memory-bound with it",
+            style="dim",
+        )
+    else:
+        foot.append(f"not cached (--no-cache); the cache would be {doc.get('cache_path', '')}")
+    return Group(head, table, foot)
