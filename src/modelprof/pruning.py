@@ -55,6 +55,8 @@ class PruneResult:
     accuracy_pruned: float | None = None
     saved: str | None = None
     notes: tuple[str, ...] = ()
+    #: the pruned PyTorch module (None for ONNX sources), for the API user
+    model: Any = field(default=None, repr=False, compare=False)
 
     @property
     def effective_macs(self) -> int | None:
@@ -204,7 +206,7 @@ def prune(
             result = _prune_onnx(model, graph, work, amount or 0.5, per_layer)
         after_path = result.pop("after_path")
         before_path = result.pop("before_path")
-        module = result.pop("module")
+        module = result["model"] = result.pop("module")
         if save:
             from .transforms.save import save_model
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,6 +35,21 @@ def export_onnx(
             args.append(torch.zeros(shape, dtype=tdtype))
     names = list(input_shapes)
     errors = []
+    # the dynamo exporter logs warnings (missing torchvision ops, ...) meant for its authors
+    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch._export", "torch.export")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        return _export_first_that_works(torch, module, args, names, path, errors)
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def _export_first_that_works(
+    torch: Any, module: Any, args: list[Any], names: list[str], path: Path, errors: list[str]
+) -> Path:
     for dynamo in (False, True):
         try:
             with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
