@@ -30,6 +30,12 @@ def export_onnx(
 
 
 @pytest.fixture(scope="session")
+def export() -> Callable[..., Path]:
+    """The quiet exporter itself, for tests that export modules of their own."""
+    return export_onnx
+
+
+@pytest.fixture(scope="session")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     """``exported("resnet18")`` -> path of that zoo model's ONNX export, built once."""
     from modelprof.frontends import zoo

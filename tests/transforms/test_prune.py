@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -113,11 +114,10 @@ def test_unstructured_zeroes_exactly_the_share_asked_and_says_why_not_faster(
     assert any("AMX" in note for note in doc["notes"])
 
 
-def test_unstructured_on_onnx_initializers(tmp_path: Path) -> None:
-    from tests.conftest import export_onnx  # noqa: I001 (the session fixture's helper)
+def test_unstructured_on_onnx_initializers(tmp_path: Path, export: Callable[..., Path]) -> None:
     from modelprof.frontends import zoo
 
-    source = export_onnx(zoo.get("seed-cnn").build(), (1, 1, 28, 28), tmp_path / "s.onnx")
+    source = export(zoo.get("seed-cnn").build(), (1, 1, 28, 28), tmp_path / "s.onnx")
     out = tmp_path / "sparse.onnx"
     assert (
         main(["prune", str(source), "--unstructured", "--amount", "0.8", "--save", str(out), "-q"])
@@ -149,12 +149,11 @@ def test_bad_input(args: list[str], message: str, capsys: pytest.CaptureFixture[
 
 
 def test_structured_pruning_of_an_onnx_file_is_explained(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], export: Callable[..., Path]
 ) -> None:
-    from tests.conftest import export_onnx
     from modelprof.frontends import zoo
 
-    source = export_onnx(zoo.get("seed-cnn").build(), (1, 1, 28, 28), tmp_path / "s.onnx")
+    source = export(zoo.get("seed-cnn").build(), (1, 1, 28, 28), tmp_path / "s.onnx")
     assert main(["prune", str(source), "--amount", "0.5"]) == 2
     err = capsys.readouterr().err
     assert "structured pruning needs the PyTorch model" in err and "--unstructured" in err

@@ -34,7 +34,7 @@ def export_onnx(
         else:
             args.append(torch.zeros(shape, dtype=tdtype))
     names = list(input_shapes)
-    errors = []
+    errors: list[str] = []
     # the dynamo exporter logs warnings (missing torchvision ops, ...) meant for its authors
     loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch._export", "torch.export")]
     levels = [lg.level for lg in loggers]
