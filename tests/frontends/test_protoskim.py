@@ -69,3 +69,33 @@ def test_truncated_large_file_is_a_clean_error(
     monkeypatch.setattr(onnx_frontend, "SKIM_ABOVE_BYTES", 0)
     with pytest.raises(ModelLoadError, match="not a readable ONNX model"):
         modelprof.count(path)
+
+
+def test_forked_shape_inference_gives_the_same_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelprof.frontends import forked
+
+    path = _model(tmp_path / "m.onnx")
+    monkeypatch.setattr(forked, "MIN_NODES", 10**9)
+    sequential = count_document(modelprof.count(path))
+    monkeypatch.setattr(forked, "MIN_NODES", 0)
+    monkeypatch.setattr(forked, "worthwhile", lambda model: True)
+    assert count_document(modelprof.count(path)) == sequential
+
+
+def test_forked_shape_inference_failure_is_a_clean_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelprof.frontends import forked
+
+    path = _model(tmp_path / "m.onnx")
+
+    def broken(model: object, data_prop: bool = False) -> None:
+        raise RuntimeError("[ShapeInferenceError] boom in the child")
+
+    # the forked child inherits the patched function, fails, and reports back
+    monkeypatch.setattr(onnx.shape_inference, "infer_shapes", broken)
+    monkeypatch.setattr(forked, "worthwhile", lambda model: True)
+    with pytest.raises(ModelLoadError, match=r"shape inference failed: .*boom in the child"):
+        modelprof.count(path)

@@ -270,14 +270,25 @@ class _GraphBuilder:
         graph_inputs = self._bind_inputs(model.graph, user_inputs)
         # data propagation (Shape -> Gather -> Reshape chains) costs a third of inference time
         data_prop = any(n.op_type in ("Shape", "Size") for n in model.graph.node)
+        from . import forked
+
+        # nodes can be translated while a forked child infers shapes, unless a Loop or Scan
+        # body needs the inferred shapes (its trip count) while the nodes are built
+        control = {"If", "Loop", "Scan"} & {n.op_type for n in model.graph.node}
         try:
-            inferred = onnx.shape_inference.infer_shapes(model, data_prop=data_prop)
-        except Exception as exc:
+            if forked.worthwhile(model) and not control:
+                job = forked.ForkedInference.start(model, data_prop)
+                self._add_nodes(model.graph.node, scope_prefix="", branch="", repeat=1)
+                inferred = job.result()
+                self._collect_infos(inferred.graph)
+            else:
+                inferred = onnx.shape_inference.infer_shapes(model, data_prop=data_prop)
+                self._collect_infos(inferred.graph)
+                self._add_nodes(inferred.graph.node, scope_prefix="", branch="", repeat=1)
+        except (RuntimeError, ValueError, onnx.shape_inference.InferenceError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelLoadError(f"{self.label}: ONNX shape inference failed: {first}") from None
         del model
-        self._collect_infos(inferred.graph)
-        self._add_nodes(inferred.graph.node, scope_prefix="", branch="", repeat=1)
         return Graph(
             name=self.label,
             source="onnx",
@@ -370,8 +381,11 @@ class _GraphBuilder:
                         f"--input-shape {vi.name} has {len(spec.shape)} dims, but the model's "
                         f"input '{vi.name}' has {len(dims)}: {_describe(dims)}"
                     )
-                declared = [d.dim_value if d.HasField("dim_value") else None
-                            for d in dims] if dims is not None else None
+                declared = (
+                    [d.dim_value if d.HasField("dim_value") else None for d in dims]
+                    if dims is not None
+                    else None
+                )
                 changed = changed or declared != list(spec.shape)
                 tensor_type.shape.ClearField("dim")
                 for d in spec.shape:
