@@ -29,6 +29,14 @@ def load_graph(model: ModelRef, input_shapes: InputShapes = None) -> Graph:
     if isinstance(model, str | os.PathLike):
         return _load_path_or_name(os.fspath(model), input_shapes)
     kind = type(model).__module__.split(".")[0]
+    if kind == "keras":
+        from .frontends import keras as keras_frontend
+
+        return keras_frontend.load_model(model, input_shapes)
+    if kind == "openvino":
+        from .frontends import openvino as openvino_frontend
+
+        return openvino_frontend.load_model(model, input_shapes)
     if kind == "onnx":
         from .frontends import onnx as onnx_frontend
 
@@ -53,6 +61,14 @@ def _load_path_or_name(ref: str, input_shapes: InputShapes) -> Graph:
 
     path = Path(ref)
     suffix = path.suffix.lower()
+    if suffix == ".xml":
+        from .frontends import openvino as openvino_frontend
+
+        return openvino_frontend.load(path, input_shapes)
+    if suffix in (".keras", ".h5"):
+        from .frontends import keras as keras_frontend
+
+        return keras_frontend.load(path, input_shapes)
     if suffix == ".onnx" or (path.exists() and suffix not in (".py",)):
         if suffix != ".onnx" and path.is_file():
             raise ModelLoadError(
@@ -74,7 +90,7 @@ def _load_path_or_name(ref: str, input_shapes: InputShapes) -> Graph:
         return torch_frontend.load_module(
             entry.build(), input_shapes, name=ref, default_shapes=entry.input_shapes
         )
-    if suffix in (".xml", ".pt", ".pth", ".keras", ".h5", ".pb", ".tflite"):
+    if suffix in (".pt", ".pth", ".pb", ".tflite"):
         raise ModelLoadError(
             f"{path}: '{suffix}' files are not supported yet (modelprof reads .onnx files, "
             "file.py:factory specs and zoo names)"

@@ -28,6 +28,9 @@ COMMANDS = {
     "separable": "modelprof.cli.separable:separable_command",
     "pooling": "modelprof.cli.separable:pooling_command",
     "prune": "modelprof.cli.prune:prune_command",
+    "crosscheck": "modelprof.cli.crosscheck:crosscheck_command",
+    "check": "modelprof.cli.check:check_command",
+    "diff": "modelprof.cli.diff:diff_command",
     "zoo": "modelprof.cli.zoo:zoo_command",
 }
 HELP = {
@@ -38,6 +41,10 @@ HELP = {
     "separable": "What depthwise-separable convolutions would save; rewrite and measure.",
     "pooling": "What a pool before each dense layer would save.",
     "prune": "Prune a model (structured or unstructured), fine-tune, measure before/after.",
+    "crosscheck": "Count a model through every route (PyTorch, ONNX, OpenVINO) and explain "
+    "the differences.",
+    "check": "Fail (exit 1) when a model exceeds its budgets: params, MACs, FLOPs, bytes.",
+    "diff": "Per-layer and total differences between two count reports or models.",
     "zoo": "List the built-in models.",
 }
 
