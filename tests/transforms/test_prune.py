@@ -157,3 +157,30 @@ def test_structured_pruning_of_an_onnx_file_is_explained(
     assert main(["prune", str(source), "--amount", "0.5"]) == 2
     err = capsys.readouterr().err
     assert "structured pruning needs the PyTorch model" in err and "--unstructured" in err
+
+
+def test_saved_pt_round_trip_needs_trust_pickle(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "pruned.pt"
+    assert (
+        main(["prune", "seed-cnn", "--amount", "0.5", "--save", str(out), "--format", "json"]) == 0
+    )
+    pruned_macs = json.loads(capsys.readouterr().out)["after"]["total"]["macs"]
+    assert main(["separable", str(out), "--input-shape", "x=1x1x28x28"]) == 2
+    assert "pass --trust-pickle if you trust it" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "separable",
+                str(out),
+                "--trust-pickle",
+                "--input-shape",
+                "x=1x1x28x28",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["model_macs_before"] == pruned_macs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console, RenderableType
@@ -68,3 +69,21 @@ def render_text(renderable: RenderableType, width: int = 160) -> str:
 
 def echo_err(message: str) -> None:
     click.echo(f"modelprof: {message}", err=True)
+
+
+def model_argument(model: str, trust_pickle: bool) -> Any:
+    """The MODEL argument as the API takes it: a pickled ``.pt``/``.pth`` file is loaded here,
+    and only with ``--trust-pickle``, because unpickling runs code from the file (DESIGN.md).
+    Everything else (paths, factory specs, zoo names) passes through as text."""
+    from pathlib import Path
+
+    if Path(model).suffix.lower() not in (".pt", ".pth"):
+        return model
+    if not trust_pickle:
+        raise ModelprofError(
+            f"{model}: reading a pickled PyTorch file runs code from it; pass --trust-pickle if "
+            "you trust it (and give --input-shape)"
+        )
+    from ..frontends.torch import load_pickled
+
+    return load_pickled(Path(model))

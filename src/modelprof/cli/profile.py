@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..shapes import parse_input_shape
-from .common import echo_err, render_text, stdout_console, write_atomically
+from .common import echo_err, model_argument, render_text, stdout_console, write_atomically
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -103,6 +103,7 @@ if TYPE_CHECKING:
     help="Throughput mode: measure at each batch (the first dim of every input) x each "
     "--streams value, like DL Workbench's group inference.",
 )
+@click.option("--trust-pickle", is_flag=True, help="Allow loading a pickled .pt model.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but the requested document.")
 def profile_command(
     model: str,
@@ -127,6 +128,7 @@ def profile_command(
     streams_text: str | None,
     requests: int | None,
     sweep_text: str | None,
+    trust_pickle: bool,
     quiet: bool,
 ) -> None:
     """Measure MODEL end to end and layer by layer on a real runtime, joined with its costs.
@@ -140,12 +142,13 @@ def profile_command(
     report gives FPS (batch x completed inferences / elapsed) and per-request latency for
     each (batch, streams) point.
     """
+    source = model_argument(model, trust_pickle)
     wants_throughput = bool(streams_text or requests is not None or sweep_text)
     if mode == "latency" and wants_throughput:
         raise click.UsageError("--streams, --requests and --sweep need --mode throughput")
     if mode == "throughput" or (mode is None and wants_throughput):
         _throughput_command(
-            model,
+            source,
             runtime=runtime,
             device=device,
             precision=precision,
@@ -185,7 +188,7 @@ def profile_command(
     )
     specs = [parse_input_shape(s) for s in input_shapes]
     report = profile(
-        model,
+        source,
         specs or None,
         runtime=runtime,
         settings=settings,
@@ -225,7 +228,7 @@ def profile_command(
 
 
 def _throughput_command(
-    model: str,
+    model: Any,
     *,
     runtime: str,
     device: str,

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..shapes import parse_input_shape
-from .common import echo_err, render_text, stdout_console, write_atomically
+from .common import echo_err, model_argument, render_text, stdout_console, write_atomically
 
 
 def _layer_amount(values: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
@@ -87,6 +87,7 @@ def _layer_amount(values: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False))
 @click.option("--force", is_flag=True, help="Replace existing output files.")
+@click.option("--trust-pickle", is_flag=True, help="Allow loading a pickled .pt model.")
 @click.option("-q", "--quiet", is_flag=True)
 def prune_command(
     model: str,
@@ -112,6 +113,7 @@ def prune_command(
     fmt: str,
     output: str | None,
     force: bool,
+    trust_pickle: bool,
     quiet: bool,
 ) -> None:
     """Prune MODEL and show before against after.
@@ -138,7 +140,7 @@ def prune_command(
     )
     specs = [parse_input_shape(s) for s in input_shapes]
     result = prune(
-        model,
+        model_argument(model, trust_pickle),
         specs or None,
         amount=amount
         if amount is not None

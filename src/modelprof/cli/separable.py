@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..shapes import parse_input_shape
-from .common import echo_err, render_text, stdout_console, write_atomically
+from .common import echo_err, model_argument, render_text, stdout_console, write_atomically
 
 
 def _emit(
@@ -94,6 +94,7 @@ def _emit(
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
 @click.option("--force", is_flag=True, help="Replace existing output files.")
+@click.option("--trust-pickle", is_flag=True, help="Allow loading a pickled .pt model.")
 @click.option("-q", "--quiet", is_flag=True)
 def separable_command(
     model: str,
@@ -111,6 +112,7 @@ def separable_command(
     fmt: str,
     output: str | None,
     force: bool,
+    trust_pickle: bool,
     quiet: bool,
 ) -> None:
     """What depthwise-separable convolutions would save, per layer; with --save, the rewrite.
@@ -126,7 +128,7 @@ def separable_command(
     names = [n.strip() for n in layers.split(",") if n.strip()] if layers else None
     settings = RunSettings(threads=threads, time_budget_s=time_budget, warmup=5)
     result = separable(
-        model,
+        model_argument(model, trust_pickle),
         specs or None,
         multiplier=multiplier,
         layers=names,

@@ -646,3 +646,24 @@ def _batchnorm_notes(nodes: list[Node], cap: _Capture) -> list[str]:
         f"conv (torch.onnx does) reports {folded:,} fewer params: gamma and beta become a conv "
         f"bias of one value per channel."
     ]
+
+
+def load_pickled(path: Path) -> Any:
+    """A whole module saved with ``torch.save(module)`` (what ``--save x.pt`` writes)."""
+    torch = import_torch()
+    if not path.is_file():
+        raise ModelLoadError(f"no such file: {path}")
+    try:
+        # modules rewritten by modelprof reference its layer classes: make them importable
+        from ..transforms import torch_layers  # noqa: F401
+
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        raise ModelLoadError(f"{path} could not be unpickled: {message}") from None
+    if not isinstance(obj, torch.nn.Module):
+        raise ModelLoadError(
+            f"{path} holds a {type(obj).__name__}, not a whole module (a state_dict needs its "
+            "model class: use file.py:factory instead)"
+        )
+    return obj.eval()
