@@ -87,3 +87,16 @@ def model_argument(model: str, trust_pickle: bool) -> Any:
     from ..frontends.torch import load_pickled
 
     return load_pickled(Path(model))
+
+
+def progress(message: str, *, quiet: bool = False) -> Any:
+    """A spinner on stderr while something long runs, only on a terminal (DESIGN.md: progress
+    bars only on a terminal), never in pipes, files or CI logs."""
+    import contextlib
+    import sys
+
+    if quiet or not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(message, spinner="dots")

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..shapes import parse_input_shape
-from .common import echo_err, model_argument, render_text, stdout_console, write_atomically
+from .common import (
+    echo_err,
+    model_argument,
+    progress,
+    render_text,
+    stdout_console,
+    write_atomically,
+)
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -187,14 +194,15 @@ def profile_command(
         cache_dir=cache_dir,
     )
     specs = [parse_input_shape(s) for s in input_shapes]
-    report = profile(
-        source,
-        specs or None,
-        runtime=runtime,
-        settings=settings,
-        input_file=input_file,
-        ceilings=load_cached(runtime, precision),
-    )
+    with progress(f"profiling {model} on {runtime}...", quiet=quiet):
+        report = profile(
+            source,
+            specs or None,
+            runtime=runtime,
+            settings=settings,
+            input_file=input_file,
+            ceilings=load_cached(runtime, precision),
+        )
     if fmt == "json":
         text = jsondoc.dumps(jsondoc.profile_document(report))
         if output:

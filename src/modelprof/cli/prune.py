@@ -10,7 +10,14 @@ from rich.table import Table
 from rich.text import Text
 
 from ..shapes import parse_input_shape
-from .common import echo_err, model_argument, render_text, stdout_console, write_atomically
+from .common import (
+    echo_err,
+    model_argument,
+    progress,
+    render_text,
+    stdout_console,
+    write_atomically,
+)
 
 
 def _layer_amount(values: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
@@ -139,25 +146,26 @@ def prune_command(
         steps=steps,
     )
     specs = [parse_input_shape(s) for s in input_shapes]
-    result = prune(
-        model_argument(model, trust_pickle),
-        specs or None,
-        amount=amount
-        if amount is not None
-        else (None if target_macs is not None or heads is not None else 0.5),
-        target_macs=target_macs,
-        unstructured=unstructured,
-        per_layer=per_layer,
-        heads=heads,
-        plan=plan,
-        finetune=finetune,
-        epochs=epochs,
-        save=save,
-        force=force,
-        measure=runtime,
-        settings=RunSettings(threads=threads, time_budget_s=time_budget, warmup=5),
-        rounds=rounds,
-    )
+    with progress(f"pruning {model}...", quiet=quiet):
+        result = prune(
+            model_argument(model, trust_pickle),
+            specs or None,
+            amount=amount
+            if amount is not None
+            else (None if target_macs is not None or heads is not None else 0.5),
+            target_macs=target_macs,
+            unstructured=unstructured,
+            per_layer=per_layer,
+            heads=heads,
+            plan=plan,
+            finetune=finetune,
+            epochs=epochs,
+            save=save,
+            force=force,
+            measure=runtime,
+            settings=RunSettings(threads=threads, time_budget_s=time_budget, warmup=5),
+            rounds=rounds,
+        )
     if result.saved and not quiet:
         echo_err(f"wrote {result.saved}")
     if fmt == "json":

@@ -5,7 +5,14 @@ from __future__ import annotations
 import click
 
 from ..shapes import parse_input_shape
-from .common import echo_err, model_argument, render_text, stdout_console, write_atomically
+from .common import (
+    echo_err,
+    model_argument,
+    progress,
+    render_text,
+    stdout_console,
+    write_atomically,
+)
 
 
 def _emit(
@@ -127,20 +134,21 @@ def separable_command(
     specs = [parse_input_shape(s) for s in input_shapes]
     names = [n.strip() for n in layers.split(",") if n.strip()] if layers else None
     settings = RunSettings(threads=threads, time_budget_s=time_budget, warmup=5)
-    result = separable(
-        model_argument(model, trust_pickle),
-        specs or None,
-        multiplier=multiplier,
-        layers=names,
-        min_saving=min_saving,
-        save=save,
-        force=force,
-        measure=runtime,
-        settings=settings,
-        rounds=rounds,
-        finetune=finetune,
-        epochs=epochs,
-    )
+    with progress(f"rewriting {model}...", quiet=quiet):
+        result = separable(
+            model_argument(model, trust_pickle),
+            specs or None,
+            multiplier=multiplier,
+            layers=names,
+            min_saving=min_saving,
+            save=save,
+            force=force,
+            measure=runtime,
+            settings=settings,
+            rounds=rounds,
+            finetune=finetune,
+            epochs=epochs,
+        )
     if not result.report.layers:
         if not quiet:
             echo_err(
