@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 VENV_BIN = Path(sys.executable).parent
 PYTHON = sys.executable
@@ -209,3 +210,19 @@ def timing_rows(samples: Mapping[str, Samples]) -> list[list[str]]:
 
 
 TIMING_HEADERS = ("case", "median", "IQR", "min - max", "peak RSS", "n")
+
+
+def run_json(args: Sequence[str]) -> dict[str, Any]:
+    """Run ``modelprof ARGS --format json -q`` and return its document (raise on failure)."""
+    import json
+
+    proc = subprocess.run(
+        [*modelprof_exe(), *args, "--format", "json", "-q"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise BenchError(f"modelprof {' '.join(args)} failed: {proc.stderr.strip()}")
+    doc: dict[str, Any] = json.loads(proc.stdout)
+    return doc

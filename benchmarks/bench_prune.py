@@ -12,26 +12,13 @@ on a dense runtime: nothing.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import BenchError, modelprof_exe, table
-
-MODELPROF = modelprof_exe()
-
-
-def run_json(args: Sequence[str]) -> dict[str, object]:
-    proc = subprocess.run(
-        [*MODELPROF, *args, "--format", "json", "-q"], capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        raise BenchError(f"modelprof {' '.join(args)} failed: {proc.stderr.strip()}")
-    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+from _common import run_json, table
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,3 +34,10 @@ class MissingExtraError(ModelprofError):
 
 class RuleError(ModelprofError):
     """A cost rule is registered twice, or a user rules file is broken."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (or its type's name): runtimes and exporters
+    raise multi-line messages with C++ stack traces, and an error here must be one line."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

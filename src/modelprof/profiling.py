@@ -147,6 +147,32 @@ def profile(
     return join(prepared, measurement, ceilings)
 
 
+def profile_interleaved(
+    first: ModelRef,
+    second: ModelRef,
+    *,
+    runtime: str,
+    settings: RunSettings,
+    rounds: int = 2,
+    input_shapes: InputShapes = None,
+) -> tuple[ProfileReport, ProfileReport]:
+    """Profile two models alternately (A B A B ...) and keep, for each, the round with the
+    median end-to-end latency, so drift in a shared machine favours neither (DESIGN.md)."""
+    pairs = [
+        (
+            profile(first, input_shapes, runtime=runtime, settings=settings),
+            profile(second, input_shapes, runtime=runtime, settings=settings),
+        )
+        for _ in range(max(rounds, 1))
+    ]
+
+    def middle(reports: list[ProfileReport]) -> ProfileReport:
+        mid = median(r.latency_us.median for r in reports)
+        return min(reports, key=lambda r: abs(r.latency_us.median - mid))
+
+    return middle([a for a, _ in pairs]), middle([b for _, b in pairs])
+
+
 # -- joining runtime layers with the count ------------------------------------------------------
 
 

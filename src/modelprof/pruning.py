@@ -213,8 +213,14 @@ def prune(
             save_model(save, onnx_path=after_path, module=module, force=force)
             result["saved"] = str(save)
         if measure:
-            before_prof, after_prof = _profile_pair(
-                before_path, after_path, measure, settings or RunSettings(), rounds
+            from .profiling import profile_interleaved
+
+            before_prof, after_prof = profile_interleaved(
+                before_path,
+                after_path,
+                runtime=measure,
+                settings=settings or RunSettings(),
+                rounds=rounds,
             )
             result["before"] = _with_profile(result["before"], before_prof)
             result["after"] = _with_profile(result["after"], after_prof)
@@ -225,28 +231,6 @@ def _with_profile(side: PruneSide, report: ProfileReport) -> PruneSide:
     from dataclasses import replace
 
     return replace(side, profile=report)
-
-
-def _profile_pair(
-    before: Path, after: Path, runtime: str, settings: RunSettings, rounds: int
-) -> tuple[ProfileReport, ProfileReport]:
-    from statistics import median
-
-    from .profiling import profile
-
-    pairs = [
-        (
-            profile(before, runtime=runtime, settings=settings),
-            profile(after, runtime=runtime, settings=settings),
-        )
-        for _ in range(max(rounds, 1))
-    ]
-
-    def middle(reports: list[ProfileReport]) -> ProfileReport:
-        mid = median(r.latency_us.median for r in reports)
-        return min(reports, key=lambda r: abs(r.latency_us.median - mid))
-
-    return middle([p[0] for p in pairs]), middle([p[1] for p in pairs])
 
 
 def _prune_torch(

@@ -126,8 +126,15 @@ def separable(
         before = after = None
         timings: tuple[LayerTiming, ...] = ()
         if measure:
-            before, after = _profile_pair(
-                model, input_shapes, rewritten_path, measure, settings or RunSettings(), rounds
+            from .profiling import profile_interleaved
+
+            before, after = profile_interleaved(
+                model,
+                rewritten_path,
+                runtime=measure,
+                settings=settings or RunSettings(),
+                rounds=rounds,
+                input_shapes=input_shapes,
             )
             timings = layer_timings(result["report"], before, after)
     return SeparableResult(
@@ -244,33 +251,6 @@ def _with_errors(
     full_rank = all(error < 1e-6 for error in errors.values())
     notes = report.notes if full_rank else (*report.notes, RANDOM_WEIGHTS_NOTE)
     return replace(report, layers=layers, output_error=output_error, notes=notes)
-
-
-def _profile_pair(
-    model: ModelRef,
-    input_shapes: InputShapes,
-    rewritten: Path,
-    runtime: str,
-    settings: RunSettings,
-    rounds: int,
-) -> tuple[ProfileReport, ProfileReport]:
-    """Profile the original and the rewrite alternately (A B A B ...), keeping each one's
-    round with the median end-to-end latency, so drift in the machine favours neither."""
-    from statistics import median
-
-    from .profiling import profile
-
-    befores: list[ProfileReport] = []
-    afters: list[ProfileReport] = []
-    for _ in range(max(rounds, 1)):
-        befores.append(profile(model, input_shapes, runtime=runtime, settings=settings))
-        afters.append(profile(rewritten, input_shapes, runtime=runtime, settings=settings))
-
-    def middle(reports: list[ProfileReport]) -> ProfileReport:
-        mid = median(r.latency_us.median for r in reports)
-        return min(reports, key=lambda r: abs(r.latency_us.median - mid))
-
-    return middle(befores), middle(afters)
 
 
 def _rows_for(report: ProfileReport, name: str, scope: str) -> list[ProfileLayer]:

@@ -31,10 +31,14 @@ class Cost(NamedTuple):
     """What one execution of an op costs: multiply-accumulates and floating-point operations.
 
     ``flops`` already includes ``2 * macs``; rules build it with :func:`mac_cost`.
+    ``int_macs`` are integer multiply-accumulates (QLinearConv, MatMulInteger, ...): they are
+    kept apart and never included in ``macs`` or ``flops``; rules build them with
+    :func:`int_mac_cost`.
     """
 
     macs: int = 0
     flops: int = 0
+    int_macs: int = 0
 
 
 ZERO = Cost()
@@ -47,6 +51,12 @@ def mac_cost(macs: int, extra_flops: int = 0) -> Cost:
 
 def flop_cost(flops: int) -> Cost:
     return Cost(macs=0, flops=flops)
+
+
+def int_mac_cost(int_macs: int, flops: int = 0) -> Cost:
+    """An integer multiply-accumulate op: ``int_macs`` integer MACs, plus ``flops`` of float
+    work (requantisation) that is counted as FLOPs."""
+    return Cost(macs=0, flops=flops, int_macs=int_macs)
 
 
 class OpCall(NamedTuple):

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelprofError
+from ..errors import ModelprofError, first_line
 
 
 def export_onnx(
@@ -69,6 +69,6 @@ def _export_first_that_works(
                     )
             return path
         except Exception as exc:  # the exporters raise many types; try the next one
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             errors.append(f"{'dynamo' if dynamo else 'torchscript'}: {first}")
     raise ModelprofError("exporting the model to ONNX failed (" + "; ".join(errors) + ")")

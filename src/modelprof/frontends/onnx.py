@@ -17,7 +17,7 @@ from math import prod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ModelLoadError, ShapeError
+from ..errors import ModelLoadError, ShapeError, first_line
 from ..graph import FLOAT_DTYPES, Graph, Node, TensorInfo, Uncounted, Weight, WeightKind
 from ..shapes import InputSpec, resolve_inputs
 
@@ -286,7 +286,7 @@ class _GraphBuilder:
                 self._collect_infos(inferred.graph)
                 self._add_nodes(inferred.graph.node, scope_prefix="", branch="", repeat=1)
         except (RuntimeError, ValueError, onnx.shape_inference.InferenceError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise ModelLoadError(f"{self.label}: ONNX shape inference failed: {first}") from None
         del model
         return Graph(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ..errors import MissingExtraError, ModelLoadError, ShapeError
+from ..errors import MissingExtraError, ModelLoadError, ShapeError, first_line
 from ..graph import Graph, Node, TensorInfo, Weight
 from ..shapes import InputSpec, resolve_inputs
 
@@ -563,7 +563,7 @@ def load_module(
         with torch.no_grad(), Recorder():  # type: ignore[no-untyped-call]
             result = module(*example)
     except Exception as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        message = first_line(exc)
         raise ModelLoadError(
             f"running {name} on inputs {', '.join(f'{n}={_fmt(shapes[n][0])}' for n in names)} "
             f"failed: {type(exc).__name__}: {message}"

@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MissingExtraError, ModelprofError
+from ..errors import MissingExtraError, ModelprofError, first_line
 from .base import Measurement, RunSettings, Runtime, RuntimeLayer, resident_bytes, timed_runs
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class OnnxRuntime(Runtime):
                 providers=[self._provider(settings)],
             )
         except (RuntimeError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
+            first = first_line(exc)
             raise ModelprofError(f"ONNX Runtime cannot load the model: {first}") from None
 
     @staticmethod

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MissingExtraError, ModelprofError
+from ..errors import MissingExtraError, ModelprofError, first_line
 from .base import (
     PRECISIONS,
     Measurement,
@@ -85,7 +85,7 @@ class OpenVINORuntime(Runtime):
         try:
             return core.compile_model(model, device, self._config(settings, profiling))
         except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
+            first = first_line(exc)
             raise ModelprofError(f"OpenVINO cannot compile the model: {first}") from None
 
     def measure(
@@ -99,7 +99,7 @@ class OpenVINORuntime(Runtime):
         try:
             model = core.read_model(str(onnx_path))
         except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
+            first = first_line(exc)
             raise ModelprofError(f"OpenVINO cannot read the model: {first}") from None
         shapes = {name: list(arr.shape) for name, arr in inputs.items()}
         if any(inp.get_partial_shape().is_dynamic for inp in model.inputs):
@@ -226,7 +226,7 @@ class OpenVINORuntime(Runtime):
         try:
             compiled = core.compile_model(model, device, config)
         except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
+            first = first_line(exc)
             raise ModelprofError(f"OpenVINO cannot compile the model: {first}") from None
         compile_ms = (time.perf_counter() - t0) * 1e3
         ran_streams = int(_property(compiled, props.num_streams, streams or 0))
@@ -341,7 +341,7 @@ def _read_reshaped(core: Any, onnx_path: Path, inputs: Mapping[str, Any]) -> Any
     try:
         model = core.read_model(str(onnx_path))
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
+        first = first_line(exc)
         raise ModelprofError(f"OpenVINO cannot read the model: {first}") from None
     shapes = {name: list(arr.shape) for name, arr in inputs.items()}
     current: dict[str, Any] = {}

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ModelprofError
+from ..errors import ModelprofError, first_line
 
 IMPORTANCES = ("l1", "l2", "bn", "taylor")
 
@@ -130,7 +130,7 @@ def prune_structured(
     except ModelprofError:
         raise
     except Exception as exc:  # Torch-Pruning's tracer fails in many ways; summarise it
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise ModelprofError(
             f"Torch-Pruning cannot prune this model: {type(exc).__name__}: {first}"
         ) from None
