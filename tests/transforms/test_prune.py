@@ -184,3 +184,32 @@ def test_saved_pt_round_trip_needs_trust_pickle(
         == 0
     )
     assert json.loads(capsys.readouterr().out)["model_macs_before"] == pruned_macs
+
+
+def test_profile_reports_latency_on_both_sides(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "prune",
+                "seed-cnn",
+                "--amount",
+                "0.5",
+                "--runtime",
+                "onnxruntime",
+                "--time",
+                "0.05",
+                "--rounds",
+                "1",
+                "--threads",
+                "1",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    doc = json.loads(capsys.readouterr().out)
+    for side in ("before", "after"):
+        assert doc[side]["latency_us"]["median"] > 0
+        assert doc[side]["profile"]["runtime"] == "onnxruntime"
+    assert doc["after"]["profile"]["count"]["total"]["macs"] == doc["after"]["total"]["macs"]

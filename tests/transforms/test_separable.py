@@ -161,3 +161,35 @@ def test_pooling_whatif_seed_networks(capsys: pytest.CaptureFixture[str]) -> Non
     (fc1,) = json.loads(capsys.readouterr().out)["layers"]
     # 5 x 11 x 11 = 605 inputs; 2x2 pool -> 5 x 5 x 5 = 125 inputs -> 16,000 params
     assert fc1["options"][0]["params"] == 16_000
+
+
+def test_profile_measures_both_models_per_replaced_layer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert (
+        main(
+            [
+                "separable",
+                "seed-cnn",
+                "--runtime",
+                "onnxruntime",
+                "--time",
+                "0.05",
+                "--rounds",
+                "2",
+                "--threads",
+                "1",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["before"]["kind"] == doc["after"]["kind"] == "profile"
+    assert doc["after"]["count"]["total"]["macs"] == doc["model_macs_after"] == 108_504
+    timings = {t["name"]: t for t in doc["layer_timings"]}
+    assert set(timings) == {"conv1", "conv2"}
+    # the MAC ratio is the what-if's: conv1 60,840 / (6,084 + 6,760)
+    assert timings["conv1"]["mac_ratio"] == pytest.approx(60_840 / 12_844)
+    assert timings["conv1"]["time_after_us"] >= timings["conv1"]["depthwise_time_us"] > 0
