@@ -29,7 +29,7 @@ def load_graph(model: ModelRef, input_shapes: InputShapes = None) -> Graph:
     if isinstance(model, str | os.PathLike):
         return _load_path_or_name(os.fspath(model), input_shapes)
     kind = type(model).__module__.split(".")[0]
-    if kind == "keras":
+    if kind == "keras" or any(c.__module__.startswith("keras.") for c in type(model).__mro__):
         from .frontends import keras as keras_frontend
 
         return keras_frontend.load_model(model, input_shapes)
