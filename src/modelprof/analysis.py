@@ -9,6 +9,11 @@ Three things happen here that no single rule can see:
   folded into that layer (DESIGN.md: its params count, its adds do not unless asked), so a
   MatMul+Add from one exporter reads the same as a Gemm with C from another.
 * If branches are costed separately and only the larger one is kept, with a note.
+
+With ``training=True`` a second pass (after the per-node loop, which it leaves untouched) adds
+each layer's backward-pass FLOPs (:mod:`.costs.backward`): it follows which tensors need a
+gradient (those computed from a trainable parameter), so a layer fed only by graph inputs
+gets no input gradient.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ WEIGHT_TRANSFORMS = frozenset(
         "Unsqueeze",
         "Flatten",
         "DequantizeLinear",
+        "QuantizeLinear",
+        "FakeQuantize",
         "Convert",
         "Constant",
         "Concat",
@@ -44,8 +51,18 @@ ALIAS_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"}
 BIAS_PRODUCERS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
 
 
-def analyze(graph: Graph, *, count_bias: bool = False, registry: Registry = REGISTRY) -> CostReport:
-    """Cost every node of ``graph`` with ``registry``'s rules."""
+def analyze(
+    graph: Graph,
+    *,
+    count_bias: bool = False,
+    registry: Registry = REGISTRY,
+    training: bool = False,
+) -> CostReport:
+    """Cost every node of ``graph`` with ``registry``'s rules.
+
+    ``training``: also count each layer's backward pass (``training_flops`` = forward +
+    backward, docs/conventions.md).
+    """
     tensors = graph.tensors
     weights = graph.weights
     derived: dict[str, tuple[str, ...]] = {name: (name,) for name in weights}
@@ -102,6 +119,7 @@ def analyze(graph: Graph, *, count_bias: bool = False, registry: Registry = REGI
     wbytes = {name: w.nbytes for name, w in weights.items()}
     get = tensors.get
     lookup = registry.lookup
+    int_macs_total = 0
 
     for idx, node in enumerate(layer_nodes):
         if idx in skipped:
@@ -110,7 +128,7 @@ def analyze(graph: Graph, *, count_bias: bool = False, registry: Registry = REGI
         inputs = node.inputs
         add_node = layer_nodes[absorbed[idx]] if idx in absorbed else None
         outputs = add_node.outputs if add_node is not None else node.outputs
-        counted, note, macs, flops = True, "", 0, 0
+        counted, note, macs, flops, imacs = True, "", 0, 0, 0
         rule = lookup(op)
         if node.name in uncounted_by_name:
             counted, note = False, uncounted_by_name[node.name].reason
@@ -131,7 +149,10 @@ def analyze(graph: Graph, *, count_bias: bool = False, registry: Registry = REGI
                 counted, note = False, f"not counted: {exc}"
                 extra_uncounted.append(Uncounted(node.name, op, note))
             else:
-                macs, flops = cost.macs * node.repeat, cost.flops * node.repeat
+                macs, flops, imacs = cost
+                if node.repeat != 1:
+                    macs, flops, imacs = (v * node.repeat for v in cost)
+                int_macs_total += imacs
         if add_node is not None:
             note = f"bias Add '{add_node.name}' folded in"
             if count_bias:
@@ -184,10 +205,15 @@ def analyze(graph: Graph, *, count_bias: bool = False, registry: Registry = REGI
                 denom,
                 counted,
                 note,
+                imacs,
             )
         )
         kept_nodes.append(node)
 
+    if training:
+        layers = _with_training(
+            layers, layer_nodes, skipped, absorbed, derived, weights, graph, registry
+        )
     layers, kept_nodes, branch_notes = _keep_larger_branches(layers, kept_nodes)
 
     params_total = graph.param_total
@@ -206,12 +232,16 @@ def analyze(graph: Graph, *, count_bias: bool = False, registry: Registry = REGI
         peak_activation_bytes=_peak_activation_bytes(
             graph, layer_nodes, set(derived) | constants, nbytes
         ),
+        int_macs=sum(layer.int_macs for layer in layers) if int_macs_total else 0,
+        training_flops=sum(layer.training_flops or 0 for layer in layers) if training else None,
     )
     counted_layers = sum(1 for layer in layers if layer.counted)
     return CostReport(
         model=graph.name,
         source=graph.source,
-        convention=Convention(count_bias=count_bias),
+        convention=Convention(
+            count_bias=count_bias, training=training, int_macs=bool(int_macs_total)
+        ),
         inputs=graph.input_infos(),
         layers=tuple(layers),
         total=total,
@@ -220,6 +250,93 @@ def analyze(graph: Graph, *, count_bias: bool = False, registry: Registry = REGI
         uncounted=graph.uncounted + tuple(extra_uncounted),
         notes=graph.notes + tuple(branch_notes),
     )
+
+
+def _with_training(
+    layers: list[LayerCost],
+    nodes: Sequence[Node],
+    skipped: set[int],
+    absorbed: Mapping[int, int],
+    derived: Mapping[str, tuple[str, ...]],
+    weights: Mapping[str, Weight],
+    graph: Graph,
+    registry: Registry,
+) -> list[LayerCost]:
+    """``layers`` (one per node of ``nodes`` not in ``skipped``, in order) with
+    ``training_flops`` set: forward + backward (docs/conventions.md, costs/backward.py).
+
+    A tensor needs a gradient when it is a trainable parameter (or derived from one) or is
+    computed from one; graph inputs and constants do not, so the first layer gets no input
+    gradient. A view (``graph.aliases``) needs a gradient when its base does.
+    """
+    from .costs.backward import STRAIGHT_THROUGH, backward_flops, product_operands
+
+    tensors, aliases = graph.tensors, graph.aliases
+    trainable = {
+        name
+        for name, sources in derived.items()
+        if any(weights[s].kind == "param" for s in sources)
+    }
+    grad: set[str] = set()
+
+    def wants(name: str) -> bool:
+        if not name:
+            return False
+        while name not in grad and name not in trainable and name in aliases:
+            name = aliases[name]
+        return name in grad or name in trainable
+
+    out: list[LayerCost] = []
+    position = 0
+    for idx, node in enumerate(nodes):
+        if idx in skipped:
+            continue
+        layer = layers[position]
+        position += 1
+        flags = [wants(name) for name in node.inputs]
+        add = nodes[absorbed[idx]] if idx in absorbed else None
+        needs = any(flags) or (add is not None and any(wants(i) for i in add.inputs))
+        backward = 0
+        op = node.op_type
+        if layer.counted and needs:
+            out_elements = 0
+            if op in STRAIGHT_THROUGH and node.outputs:
+                out_elements = _numel(tensors.get(node.outputs[0])) * node.repeat
+            backward = backward_flops(
+                op,
+                layer.macs,
+                layer.flops,
+                operands=product_operands(op, flags) if layer.macs else 0,
+                needs_grad=needs,
+                out_elements=out_elements,
+                zero_cost=registry.is_zero_cost(op),
+            )
+        if needs:
+            grad.update(node.outputs)
+            if add is not None:
+                grad.update(add.outputs)
+        # positional, not dataclasses.replace: this runs once per layer of large graphs
+        out.append(
+            LayerCost(
+                layer.name,
+                layer.op,
+                layer.scope,
+                layer.input_shapes,
+                layer.output_shapes,
+                layer.params,
+                layer.macs,
+                layer.flops,
+                layer.weight_bytes,
+                layer.activation_bytes,
+                layer.intensity,
+                layer.bytes_moved,
+                layer.counted,
+                layer.note,
+                layer.int_macs,
+                layer.flops + backward,
+            )
+        )
+    return out
 
 
 def _numel(info: TensorInfo | None) -> int:

@@ -109,15 +109,18 @@ def count(
     input_shapes: InputShapes = None,
     *,
     count_bias: bool = False,
+    training: bool = False,
 ) -> CostReport:
     """Count params, MACs, FLOPs, bytes and memory of ``model``, layer by layer.
 
     >>> report = count("seed-cnn")
     >>> report.total.flops
     394780
+
+    ``training=True`` adds each layer's backward-pass FLOPs (``training_flops``).
     """
     graph = load_graph(model, input_shapes)
-    return analyze(graph, count_bias=count_bias, registry=REGISTRY)
+    return analyze(graph, count_bias=count_bias, training=training, registry=REGISTRY)
 
 
 def register_cost_rule(op_type: str, rule: CostRule, *, replace: bool = False) -> None:

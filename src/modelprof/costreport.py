@@ -15,23 +15,48 @@ class Convention:
     """How the numbers were counted; printed with every report."""
 
     count_bias: bool = False
+    #: backward-pass FLOPs were counted (``count --training``)
+    training: bool = False
+    #: the model has integer products, reported as ``int_macs`` apart from MACs and FLOPs
+    int_macs: bool = False
 
     def lines(self) -> tuple[str, ...]:
         bias = "counted (1 FLOP per output element)" if self.count_bias else "not counted"
-        return (
+        lines = [
             "MACs: multiply-accumulates of Conv, ConvTranspose, Gemm, MatMul, Einsum, Attention",
             "FLOPs: 2 x MACs + 1 per output element for elementwise ops and activations; "
             "pools: output x kernel area (global: input elements); norms and softmax: "
             "documented constants per element",
             f"bias adds: {bias}; FLOPs is a quantity, FLOP/s a rate",
-        )
+        ]
+        if self.int_macs:
+            lines.append(f"int MACs: {INT_MACS_TEXT}")
+        if self.training:
+            lines.append(f"training FLOPs: {TRAINING_TEXT}")
+        return tuple(lines)
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        doc: dict[str, object] = {
             "macs": "multiply-accumulates of Conv, ConvTranspose, Gemm, MatMul, Einsum, Attention",
             "flops": "2 x MACs + other ops by the documented per-op rules",
             "count_bias": self.count_bias,
         }
+        if self.int_macs:
+            doc["int_macs"] = INT_MACS_TEXT
+        if self.training:
+            doc["training"] = True
+            doc["training_flops"] = TRAINING_TEXT
+        return doc
+
+
+INT_MACS_TEXT = (
+    "integer multiply-accumulates of QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger, "
+    "QGemm (not included in MACs or FLOPs)"
+)
+TRAINING_TEXT = (
+    "forward + backward: 2 x MACs per operand needing a gradient (weights; inputs computed "
+    "from weights, so not the first layer's), others x1-2 (docs/conventions.md)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +77,10 @@ class LayerCost:
     bytes_moved: int = 0
     counted: bool = True
     note: str = ""
+    #: integer multiply-accumulates (quantised ops), never part of ``macs``/``flops``
+    int_macs: int = 0
+    #: forward + backward FLOPs; None unless counted with ``training=True``
+    training_flops: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +92,9 @@ class Totals:
     weight_bytes: int
     activation_bytes: int
     peak_activation_bytes: int
+    int_macs: int = 0
+    #: None unless counted with ``training=True``
+    training_flops: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +107,8 @@ class GroupCost:
     macs: int
     flops: int
     flops_share: float
+    int_macs: int = 0
+    training_flops: int | None = None
 
 
 @dataclass(frozen=True)
@@ -95,15 +129,20 @@ class CostReport:
     def _group(self, keys: list[str]) -> list[GroupCost]:
         acc: dict[str, list[int]] = {}
         for key, layer in zip(keys, self.layers, strict=True):
-            row = acc.setdefault(key, [0, 0, 0, 0])
+            row = acc.setdefault(key, [0, 0, 0, 0, 0, 0])
             row[0] += 1
             row[1] += layer.params
             row[2] += layer.macs
             row[3] += layer.flops
+            row[4] += layer.int_macs
+            row[5] += layer.training_flops or 0
         total = self.total.flops or 1
+        training = self.total.training_flops is not None
         return [
-            GroupCost(key, n, params, macs, flops, flops / total)
-            for key, (n, params, macs, flops) in acc.items()
+            GroupCost(
+                key, n, params, macs, flops, flops / total, imacs, train if training else None
+            )
+            for key, (n, params, macs, flops, imacs, train) in acc.items()
         ]
 
     def by_op_type(self) -> list[GroupCost]:

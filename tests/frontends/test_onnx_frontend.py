@@ -249,3 +249,22 @@ def test_directory_and_unknown_extension(tmp_path: Path) -> None:
     other.write_bytes(b"\x00")
     with pytest.raises(ModelLoadError, match=r"unknown model file extension '\.bin'"):
         modelprof.count(other)
+
+
+def test_one_element_literals_are_not_params_but_a_shared_prelu_slope_is() -> None:
+    scale = numpy_helper.from_array(np.array([0.125], np.float32), "scale")
+    slope = numpy_helper.from_array(np.array([0.25], np.float32), "slope")
+    model = _model(
+        [
+            helper.make_node("Mul", ["x", "scale"], ["h"], name="scale_it"),
+            helper.make_node("PRelu", ["h", "slope"], ["y"], name="prelu"),
+        ],
+        [helper.make_tensor_value_info("x", F, [2, 4])],
+        [helper.make_tensor_value_info("y", F, None)],
+        [scale, slope],
+    )
+    report = modelprof.count(model)
+    # the [1] scale feeds only a Mul: a literal (as exporters write sqrt(d)); the PReLU's
+    # single shared slope is a learned parameter
+    assert [layer.params for layer in report.layers] == [0, 1]
+    assert report.total.params == 1

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import gc
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import ModelprofError
 from ..shapes import parse_input_shape
 from .common import echo_err, render_text, stdout_console, write_atomically
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from ..shapes import InputSpec
 
 FORMATS = ("table", "json", "csv", "md")
 
@@ -45,13 +51,44 @@ class StrictFailure(ModelprofError):
 @click.option(
     "--sort",
     type=click.Choice(
-        ("order", "flops", "macs", "params", "name", "weight_bytes", "activation_bytes")
+        (
+            "order",
+            "flops",
+            "macs",
+            "params",
+            "name",
+            "weight_bytes",
+            "activation_bytes",
+            "int_macs",
+            "training_flops",
+        )
     ),
     default="order",
     show_default=True,
     help="Row order of the layer table.",
 )
 @click.option("--count-bias", is_flag=True, help="Count bias adds (1 FLOP per output element).")
+@click.option(
+    "--training",
+    is_flag=True,
+    help="Also count the backward pass: training FLOPs (forward + backward) per layer and in "
+    "total (docs/conventions.md).",
+)
+@click.option(
+    "--sweep",
+    "sweep_text",
+    metavar="NAME=VALUES",
+    help="Totals at several input sizes: an input with whole shapes "
+    "(input=1x3x160x160,1x3x224x224), a dim name (batch=1,8,32; on ONNX any dim_param), "
+    "or INPUT:AXIS (input:1=64,128,256).",
+)
+@click.option(
+    "--symbolic",
+    "symbolic_text",
+    metavar="DIM[=VAR]",
+    help="Each total as an exact formula in one dim: batch, an ONNX dim name, or INPUT:AXIS "
+    "(input:1=L; input:2,3=S binds two axes).",
+)
 @click.option(
     "--rules",
     "rules",
@@ -72,6 +109,9 @@ def count_command(
     top: int | None,
     sort: str,
     count_bias: bool,
+    training: bool,
+    sweep_text: str | None,
+    symbolic_text: str | None,
     rules: tuple[str, ...],
     strict: bool,
     quiet: bool,
@@ -81,7 +121,8 @@ def count_command(
     MODEL is an .onnx file, a PyTorch factory (path/to/file.py:build or package.module:build)
     or a built-in zoo name (see `modelprof zoo`).
     """
-    from ..api import count, load_rules
+    from ..analysis import analyze
+    from ..api import load_graph, load_rules
     from ..report import jsondoc, tabular, terminal
 
     # a short-lived process building one object per node: cyclic GC passes over the growing
@@ -90,7 +131,29 @@ def count_command(
     specs = [parse_input_shape(s) for s in input_shapes]
     for path in rules:
         load_rules(path)
-    report = count(model, specs or None, count_bias=count_bias)
+    if sweep_text or symbolic_text:
+        if sweep_text and symbolic_text:
+            raise click.UsageError("--sweep and --symbolic cannot be combined")
+        if depth or by_op or top is not None or sort != "order":
+            raise click.UsageError(
+                "--depth, --by-op, --top and --sort shape the per-layer table, which "
+                "--sweep and --symbolic do not print"
+            )
+        _sizes(
+            model,
+            specs or None,
+            sweep_text=sweep_text,
+            symbolic_text=symbolic_text,
+            fmt=fmt,
+            output=output,
+            force=force,
+            count_bias=count_bias,
+            training=training,
+            strict=strict,
+            quiet=quiet,
+        )
+        return
+    report = analyze(load_graph(model, specs or None), count_bias=count_bias, training=training)
     top_n = top if top is None or top > 0 else len(report.layers)
 
     if fmt == "json":
@@ -130,4 +193,79 @@ def count_command(
         if strict:
             raise StrictFailure(f"{message} (--strict)")
         if not quiet and fmt != "table":
+            echo_err(f"warning: {message}")
+
+
+def _sizes(
+    model: str,
+    specs: list[InputSpec] | None,
+    *,
+    sweep_text: str | None,
+    symbolic_text: str | None,
+    fmt: str,
+    output: str | None,
+    force: bool,
+    count_bias: bool,
+    training: bool,
+    strict: bool,
+    quiet: bool,
+) -> None:
+    """``--sweep`` and ``--symbolic``: totals at several input sizes, or as formulas."""
+    from ..report import jsondoc, tabular, terminal
+    from ..sweep import (
+        parse_sweep,
+        parse_symbolic,
+        sweep,
+        sweep_document,
+        symbolic,
+        symbolic_document,
+    )
+
+    renderable: RenderableType | None = None
+    if sweep_text:
+        name, values = parse_sweep(sweep_text)
+        swept = sweep(model, name, values, specs, count_bias=count_bias, training=training)
+        if fmt == "json":
+            text = jsondoc.dumps(sweep_document(swept))
+        elif fmt == "csv":
+            text = tabular.sweep_csv(swept)
+        elif fmt == "md":
+            text = tabular.sweep_markdown(swept)
+        else:
+            renderable = terminal.render_sweep(swept)
+        missing = [p for p in swept.points if p.uncounted]
+        message = (
+            f"{len(missing)} sweep point(s) with nodes not counted (node coverage as low as "
+            f"{100 * min(p.node_coverage for p in missing):.1f}%)"
+            if missing
+            else ""
+        )
+    else:
+        assert symbolic_text is not None
+        dim, var = parse_symbolic(symbolic_text)
+        report = symbolic(model, dim, specs, variable=var, count_bias=count_bias, training=training)
+        if fmt == "json":
+            text = jsondoc.dumps(symbolic_document(report))
+        elif fmt == "csv":
+            text = tabular.symbolic_csv(report)
+        elif fmt == "md":
+            text = tabular.symbolic_markdown(report)
+        else:
+            renderable = terminal.render_symbolic(report)
+        message = ""
+    if renderable is not None:
+        text = render_text(renderable) if output else ""
+    if output:
+        write_atomically(output, text, force=force)
+        if not quiet:
+            echo_err(f"wrote {output}")
+    elif renderable is not None:
+        if not quiet:
+            stdout_console().print(renderable)
+    else:
+        click.echo(text, nl=False)
+    if message:
+        if strict:
+            raise StrictFailure(f"{message} (--strict)")
+        if not quiet:
             echo_err(f"warning: {message}")

@@ -58,10 +58,32 @@ _ONNX_DTYPES = {
 _DTYPE_CODES = {name: code for code, name in _ONNX_DTYPES.items()}
 _BUFFER_INPUTS = {"BatchNormalization": (3, 4)}
 #: Float inputs that carry values, not weights (scales, bounds, pad values): constants, kept
-#: with their values for shape inference.
-_VALUE_INPUTS = {"Resize": (1, 2), "Upsample": (1,), "Pad": (2,), "Clip": (1, 2)}
+#: with their values for shape inference. Quantisation scales and zero points are values too.
+_VALUE_INPUTS = {
+    "Resize": (1, 2),
+    "Upsample": (1,),
+    "Pad": (2,),
+    "Clip": (1, 2),
+    "QuantizeLinear": (1, 2),
+    "DequantizeLinear": (1, 2),
+    "QLinearConv": (1, 2, 4, 5, 6, 7),
+    "QLinearMatMul": (1, 2, 4, 5, 6, 7),
+    "QGemm": (1, 2, 4, 5, 7, 8),
+}
+#: Inputs of quantised ops where a stored integer tensor is a weight (int8 weights, int32
+#: biases), counted as params like a float weight.
+_QUANT_WEIGHT_INPUTS = {
+    "QLinearConv": (3, 8),
+    "QLinearMatMul": (0, 3),
+    "ConvInteger": (1,),
+    "MatMulInteger": (0, 1),
+    "QGemm": (0, 3, 6),
+    "DequantizeLinear": (0,),
+}
 _SCOPE_KEY = "pkg.torch.onnx.name_scopes"
 _GRAPH, _GRAPHS = 5, 10  # AttributeProto.GRAPH / GRAPHS
+#: Ops whose one-element float operands are literals rather than parameters.
+_LITERAL_CONSUMERS = frozenset({"Mul", "Div", "Add", "Sub", "Pow", "Max", "Min", "Where"})
 _PAYLOAD_FIELDS = (
     "raw_data",
     "float_data",
@@ -73,15 +95,21 @@ _PAYLOAD_FIELDS = (
 )
 
 
-def _inputs_at(graph: Any, positions: Mapping[str, tuple[int, ...]]) -> set[str]:
-    """Names of the tensors fed to the given input positions of the given op types."""
-    return {
-        n.input[i]
-        for n in graph.node
-        if n.op_type in positions
-        for i in positions[n.op_type]
-        if i < len(n.input)
-    }
+def _inputs_at(graph: Any, *tables: Mapping[str, tuple[int, ...]]) -> list[set[str]]:
+    """For each table, the names of the tensors fed to its input positions of its op types
+    (one pass over the nodes for all tables: reading ``op_type`` is the cost)."""
+    merged: dict[str, list[tuple[set[str], tuple[int, ...]]]] = {}
+    found: list[set[str]] = [set() for _ in tables]
+    for names, table in zip(found, tables, strict=True):
+        for op_type, positions in table.items():
+            merged.setdefault(op_type, []).append((names, positions))
+    for n in graph.node:
+        hits = merged.get(n.op_type)
+        if hits:
+            inputs = n.input
+            for names, positions in hits:
+                names.update(inputs[i] for i in positions if i < len(inputs))
+    return found
 
 
 def _clear_payload(init: Any) -> None:
@@ -225,15 +253,23 @@ def _scope(node: Any) -> str:
 
 
 def _join_scope(parts: list[str]) -> str:
-    scope = ""
+    """Join exporter scope components into a module path.
+
+    TorchScript writes each level either as an attribute name or as its parent's last
+    component plus an index (``layer3`` then ``layer3.0``; ``downsample`` then
+    ``downsample.0``): such a component replaces the one before it.
+    """
+    path: list[str] = []
     for part in parts:
-        if not part or part == scope:
+        if not part or (path and part == path[-1]):
             continue
-        if scope and part.startswith(scope + "."):
-            scope = part
+        if path and part.startswith(path[-1] + "."):
+            path[-1] = part
+        elif path and part.startswith(".".join(path) + "."):
+            path = [part]
         else:
-            scope = f"{scope}.{part}" if scope else part
-    return scope
+            path.append(part)
+    return ".".join(path)
 
 
 class _GraphBuilder:
@@ -310,31 +346,54 @@ class _GraphBuilder:
         import onnx
         from onnx import numpy_helper
 
-        buffers = _inputs_at(graph, _BUFFER_INPUTS)
-        value_inputs = _inputs_at(graph, _VALUE_INPUTS)
+        buffers, value_inputs, quant_weights = _inputs_at(
+            graph, _BUFFER_INPUTS, _VALUE_INPUTS, _QUANT_WEIGHT_INPUTS
+        )
         external = onnx.TensorProto.EXTERNAL
         # shape inference serialises the model: payloads matter only when they are large
         strip = graph.ByteSize() > STRIP_ABOVE_BYTES
+        singles: list[str] = []
         for init in graph.initializer:
             shape = tuple(init.dims)
             dtype = _ONNX_DTYPES.get(init.data_type, "float32")
             name = init.name
             self.tensors[name] = TensorInfo(name, shape, dtype)
             is_float = dtype in FLOAT_DTYPES and name not in value_inputs
-            if is_float and shape:
+            if (is_float or name in quant_weights) and shape:
                 kind: WeightKind = "buffer" if name in buffers else "param"
                 self.weights[name] = Weight(name, shape, dtype, kind)
             else:
                 self.constants.add(name)
             numel = prod(shape)
+            if numel == 1 and is_float:
+                singles.append(name)
             if not is_float and init.data_location != external and numel <= SMALL_INT_ELEMENTS:
                 if numel <= 16:
                     self.values[name] = numpy_helper.to_array(init)
             elif strip:
                 _clear_payload(init)
+        if singles:
+            self._literals(graph, singles)
         for node in graph.node:
             if node.op_type == "Constant":
                 self._constant_node(node, buffers, value_inputs)
+
+    def _literals(self, graph: Any, singles: list[str]) -> None:
+        """One-element float initializers that only feed elementwise arithmetic are literals
+        (the dynamo exporter stores an attention scale as a ``[1]`` tensor), not params; as
+        OpenVINO does, and as the PyTorch route sees them. A one-element weight of a layer (a
+        shared PReLU slope) stays a param."""
+        candidates = set(singles)
+        layered = {
+            name
+            for node in graph.node
+            if node.op_type not in _LITERAL_CONSUMERS
+            for name in node.input
+            if name in candidates
+        }
+        for name in candidates - layered:
+            del self.weights[name]
+            self.constants.add(name)
 
     def _constant_node(self, node: Any, buffers: set[str], value_inputs: set[str]) -> None:
         """Record a Constant node's tensor. A float tensor of more than one element is a

@@ -11,7 +11,45 @@ from ..profilereport import ProfileReport
 
 
 def count_document(report: CostReport) -> dict[str, Any]:
+    """``int_macs`` (layers and total) appear only when the model has integer products, and
+    ``training_flops`` only when counted with ``--training``."""
     total = report.total
+    ints, training = bool(total.int_macs), total.training_flops is not None
+    layers = []
+    for layer in report.layers:
+        row: dict[str, Any] = {
+            "name": layer.name,
+            "op": layer.op,
+            "scope": layer.scope,
+            "input_shapes": [list(s) for s in layer.input_shapes],
+            "output_shapes": [list(s) for s in layer.output_shapes],
+            "params": layer.params,
+            "macs": layer.macs,
+            "flops": layer.flops,
+            "weight_bytes": layer.weight_bytes,
+            "activation_bytes": layer.activation_bytes,
+            "intensity": round(layer.intensity, 6),
+            "counted": layer.counted,
+            "note": layer.note,
+        }
+        if ints:
+            row["int_macs"] = layer.int_macs
+        if training:
+            row["training_flops"] = layer.training_flops
+        layers.append(row)
+    totals: dict[str, Any] = {
+        "params": total.params,
+        "buffers": total.buffers,
+        "macs": total.macs,
+        "flops": total.flops,
+        "weight_bytes": total.weight_bytes,
+        "activation_bytes": total.activation_bytes,
+        "peak_activation_bytes": total.peak_activation_bytes,
+    }
+    if ints:
+        totals["int_macs"] = total.int_macs
+    if training:
+        totals["training_flops"] = total.training_flops
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": "count",
@@ -22,33 +60,8 @@ def count_document(report: CostReport) -> dict[str, Any]:
         "inputs": [
             {"name": i.name, "shape": list(i.shape), "dtype": i.dtype} for i in report.inputs
         ],
-        "layers": [
-            {
-                "name": layer.name,
-                "op": layer.op,
-                "scope": layer.scope,
-                "input_shapes": [list(s) for s in layer.input_shapes],
-                "output_shapes": [list(s) for s in layer.output_shapes],
-                "params": layer.params,
-                "macs": layer.macs,
-                "flops": layer.flops,
-                "weight_bytes": layer.weight_bytes,
-                "activation_bytes": layer.activation_bytes,
-                "intensity": round(layer.intensity, 6),
-                "counted": layer.counted,
-                "note": layer.note,
-            }
-            for layer in report.layers
-        ],
-        "total": {
-            "params": total.params,
-            "buffers": total.buffers,
-            "macs": total.macs,
-            "flops": total.flops,
-            "weight_bytes": total.weight_bytes,
-            "activation_bytes": total.activation_bytes,
-            "peak_activation_bytes": total.peak_activation_bytes,
-        },
+        "layers": layers,
+        "total": totals,
         "unsupported": dict(report.unsupported),
         "uncounted": [
             {"name": u.name, "op": u.op_type, "reason": u.reason} for u in report.uncounted
