@@ -365,7 +365,7 @@ class _GraphBuilder:
             else:
                 self.constants.add(name)
             numel = prod(shape)
-            if numel == 1 and is_float:
+            if numel == 1 and name in self.weights:
                 singles.append(name)
             if not is_float and init.data_location != external and numel <= SMALL_INT_ELEMENTS:
                 if numel <= 16:
