@@ -47,12 +47,19 @@ class PreparedModel:
 
 
 def prepare(model: ModelRef, input_shapes: InputShapes, workdir: Path) -> PreparedModel:
-    """Resolve ``model`` to an ONNX file (exporting PyTorch models) and count it."""
+    """Resolve ``model`` to a file the runtimes read (an ONNX file, exporting PyTorch models,
+    or an OpenVINO IR as it is) and count it."""
     from .api import load_graph
     from .frontends import onnx as onnx_frontend
 
     if isinstance(model, str | Path) and str(model).lower().endswith(".onnx"):
         graph = onnx_frontend.load(Path(model), input_shapes)
+        return PreparedModel(Path(model).name, Path(model), graph, analyze(graph))
+    if isinstance(model, str | Path) and str(model).lower().endswith(".xml"):
+        # OpenVINO compiles its own IR directly; ONNX Runtime cannot read it (it says so)
+        from .frontends import openvino as openvino_frontend
+
+        graph = openvino_frontend.load(Path(model), input_shapes)
         return PreparedModel(Path(model).name, Path(model), graph, analyze(graph))
     torch_graph = load_graph(model, input_shapes)
     if torch_graph.source != "pytorch":

@@ -273,12 +273,16 @@ def test_one_element_literals_are_not_params_but_a_shared_prelu_slope_is() -> No
 def test_scalar_and_one_element_literals_together() -> None:
     # a rank-0 scale (a constant from the start) next to a [1] one: neither is a param
     model = _model(
-        [helper.make_node("Mul", ["x", "s0"], ["h"], name="a"),
-         helper.make_node("Mul", ["h", "s1"], ["y"], name="b")],
+        [
+            helper.make_node("Mul", ["x", "s0"], ["h"], name="a"),
+            helper.make_node("Mul", ["h", "s1"], ["y"], name="b"),
+        ],
         [helper.make_tensor_value_info("x", F, [2, 4])],
         [helper.make_tensor_value_info("y", F, None)],
-        [numpy_helper.from_array(np.array(0.5, np.float32), "s0"),
-         numpy_helper.from_array(np.array([0.5], np.float32), "s1")],
+        [
+            numpy_helper.from_array(np.array(0.5, np.float32), "s0"),
+            numpy_helper.from_array(np.array([0.5], np.float32), "s1"),
+        ],
     )
     report = modelprof.count(model)
     assert report.total.params == 0 and report.total.flops == 16

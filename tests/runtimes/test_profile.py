@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -177,3 +178,20 @@ def test_runtime_errors_are_one_line(
     assert main(["profile", "seed-cnn", "--iterations", "2", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_openvino_ir_profiles_on_openvino_and_is_refused_by_onnxruntime(
+    tmp_path: Path, export: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import openvino as ov
+
+    from modelprof.frontends import zoo
+
+    source = export(zoo.get("seed-cnn").build(), (1, 1, 28, 28), tmp_path / "s.onnx")
+    xml = tmp_path / "s.xml"
+    ov.save_model(ov.convert_model(str(source)), str(xml), compress_to_fp16=False)
+    report = profile(xml, runtime="openvino", settings=FAST)
+    assert report.count.total.flops == 394_780
+    assert sum(row.flops for row in report.layers if not row.folded_into) == 394_780
+    assert main(["profile", str(xml), "--runtime", "ort", "--iterations", "2"]) == 2
+    assert "ONNX Runtime reads ONNX files only" in capsys.readouterr().err

@@ -109,6 +109,11 @@ class OnnxRuntime(Runtime):
     def measure(
         self, onnx_path: Path, inputs: Mapping[str, Any], settings: RunSettings
     ) -> Measurement:
+        if onnx_path.suffix.lower() == ".xml":
+            raise ModelprofError(
+                f"{onnx_path.name} is an OpenVINO IR: ONNX Runtime reads ONNX files only "
+                "(profile it with --runtime openvino)"
+            )
         if settings.precision != "f32":
             raise ModelprofError(
                 f"ONNX Runtime's CPU provider runs the model's own precision; --precision "
