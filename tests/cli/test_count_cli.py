@@ -212,3 +212,13 @@ def test_zoo_and_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_quiet_json_to_file_prints_nothing(tmp_path: Path) -> None:
     result = run("count", "seed-cnn", "--format", "json", "-o", str(tmp_path / "r.json"), "-q")
     assert result.returncode == 0 and result.stdout == "" and result.stderr == ""
+
+
+def test_reports_get_the_usual_file_permissions(tmp_path: Path) -> None:
+    import stat
+
+    out = tmp_path / "r.json"
+    assert main(["count", "seed-cnn", "--format", "json", "-o", str(out), "-q"]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask

@@ -35,6 +35,10 @@ def write_atomically(path: str | os.PathLike[str], text: str, *, force: bool) ->
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        # mkstemp creates 0600 files; a report should get the usual permissions
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         if force:
             os.replace(tmp, target)
         else:
