@@ -198,7 +198,7 @@ def _rewrite_torch(
             rewritten, None, name=report.model, default_shapes={i.name: i.shape for i in infos}
         )
     )
-    new_report = _with_errors(report, errors, output_error)
+    new_report = _with_errors(report, errors, output_error, trained=bool(finetune))
     return {
         "onnx": onnx_path,
         "module": rewritten,
@@ -239,7 +239,11 @@ def _rewrite_onnx(
 
 
 def _with_errors(
-    report: SeparableReport, errors: dict[str, float], output_error: float
+    report: SeparableReport,
+    errors: dict[str, float],
+    output_error: float,
+    *,
+    trained: bool = False,
 ) -> SeparableReport:
     def error_of(layer: SeparableLayer) -> float | None:
         return errors.get(layer.name, errors.get(layer.scope))
@@ -249,7 +253,9 @@ def _with_errors(
         for layer in report.layers
     )
     full_rank = all(error < 1e-6 for error in errors.values())
-    notes = report.notes if full_rank else (*report.notes, RANDOM_WEIGHTS_NOTE)
+    # with --finetune the accuracies say what the rewrite did; otherwise warn about the output
+    # error's meaning (zoo models have random weights)
+    notes = report.notes if full_rank or trained else (*report.notes, RANDOM_WEIGHTS_NOTE)
     return replace(report, layers=layers, output_error=output_error, notes=notes)
 
 
