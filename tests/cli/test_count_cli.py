@@ -222,3 +222,18 @@ def test_reports_get_the_usual_file_permissions(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+
+
+def test_top_keeps_the_costliest_layers_in_execution_order(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["count", "seed-cnn", "--top", "3"]) == 0
+    out = capsys.readouterr().out
+    # the three largest (fc1 154,880, conv1 121,680, conv2 108,900), in the model's order
+    rows = [
+        line.split("│")[1].strip()
+        for line in out.splitlines()
+        if line.startswith("│") and "total" not in line
+    ]
+    assert rows == ["conv1", "conv2", "fc1"]
+    assert "the 3 of 5 layers with the most FLOPs" in out

@@ -43,10 +43,18 @@ def select_layers(report: CostReport, sort: str, top: int | None) -> tuple[list[
         layers.sort(key=lambda layer: layer.name)
     elif sort != "order":
         layers.sort(key=lambda layer: getattr(layer, sort) or 0, reverse=True)
-    if top:
-        if not caption and top < len(layers):
-            caption = f"{top} of {len(layers)} layers shown, by {sort}"
-        layers = layers[:top]
+    if top and top < len(layers):
+        if sort == "order":  # the N costliest layers, shown in execution order
+            total = len(layers)
+            order = {id(layer): i for i, layer in enumerate(layers)}
+            costliest = sorted(layers, key=lambda layer: layer.flops, reverse=True)[:top]
+            layers = sorted(costliest, key=lambda layer: order[id(layer)])
+            caption = caption or (
+                f"the {top} of {total} layers with the most FLOPs, in execution order"
+            )
+        else:
+            caption = caption or f"{top} of {len(layers)} layers shown, by {sort}"
+            layers = layers[:top]
     return layers, caption
 
 
