@@ -95,6 +95,8 @@ def _load_path_or_name(ref: str, input_shapes: InputShapes) -> Graph:
             f"{path}: '{suffix}' files are not supported yet (modelprof reads .onnx files, "
             "file.py:factory specs and zoo names)"
         )
+    if suffix == ".py" and path.is_file():
+        raise ModelLoadError(f"{path}: name the function that builds the model, e.g. {path}:build")
     if path.suffix:
         raise ModelLoadError(f"no such file: {path}")
     try:

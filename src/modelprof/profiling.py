@@ -107,8 +107,9 @@ def make_inputs(
         raise ModelLoadError(f"no such input file: {path}")
     try:
         loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise ModelLoadError(f"{path} is not a .npy or .npz file: {exc}") from None
+    except (ValueError, OSError, EOFError) as exc:
+        detail = str(exc) or "the file is empty"
+        raise ModelLoadError(f"{path} is not a .npy or .npz file: {detail}") from None
     if isinstance(loaded, np.ndarray):
         if len(infos) != 1:
             raise ShapeError(

@@ -71,5 +71,7 @@ def resolve_inputs(
                 f"--input-shape names '{name}', but the model's inputs are: "
                 f"{', '.join(input_names) or '(none)'}"
             )
+        if name in resolved:
+            raise ShapeError(f"--input-shape gives input '{name}' twice")
         resolved[name] = InputSpec(name, spec.shape, spec.dtype)
     return resolved

@@ -144,7 +144,7 @@ def test_unsupported_op_strict_and_user_rules(tmp_path: Path) -> None:
     [
         (["count", "missing.onnx"], "no such file: missing.onnx"),
         (["count", "resnet-18"], "resnet18"),
-        (["count", "model.pt"], "'.pt' files are not supported yet"),
+        (["count", "model.pt"], "pass --trust-pickle if you trust it"),
         (["count", "seed-cnn", "--input-shape", "input=1xAx28"], "malformed --input-shape"),
         (["count", "seed-cnn", "--input-shape", "img=1x1x28x28"], "model's inputs are: input"),
         (["count", "seed-cnn", "--format", "xml"], "Invalid value for '--format'"),
@@ -237,3 +237,63 @@ def test_top_keeps_the_costliest_layers_in_execution_order(
     ]
     assert rows == ["conv1", "conv2", "fc1"]
     assert "the 3 of 5 layers with the most FLOPs" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["count", "seed-cnn", "--depth", "1", "--by-op"], "give --depth or --by-op, not both"),
+        (
+            [
+                "count",
+                "seed-cnn",
+                "--input-shape",
+                "input=1x1x28x28",
+                "--input-shape",
+                "input=2x1x28x28",
+            ],
+            "gives input 'input' twice",
+        ),
+        (
+            ["prune", "seed-cnn", "--unstructured", "--target-macs", "0.5"],
+            "--target-macs: structured pruning only",
+        ),
+        (["prune", "seed-cnn", "--per-layer"], "--per-layer goes with --unstructured"),
+    ],
+)
+def test_conflicting_options_are_refused(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_outputs_are_checked_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    same = tmp_path / "x.onnx"
+    assert main(["separable", "seed-cnn", "--save", str(same), "-o", str(same)]) == 2
+    assert "two outputs name the same file" in capsys.readouterr().err
+    assert not same.exists()
+    existing = tmp_path / "prof.html"
+    existing.write_text("mine")
+    assert main(["profile", "seed-cnn", "--iterations", "2", "--html", str(existing)]) == 2
+    captured = capsys.readouterr()
+    assert "exists; pass --force" in captured.err and captured.out == ""
+    assert existing.read_text() == "mine"
+
+
+def test_empty_inputs_file_and_py_without_factory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "e.npy"
+    empty.write_bytes(b"")
+    assert main(["profile", "seed-cnn", "--inputs", str(empty), "--iterations", "2"]) == 2
+    assert "is not a .npy or .npz file" in capsys.readouterr().err
+    script = tmp_path / "net.py"
+    script.write_text("def build():\n    pass\n")
+    assert main(["count", str(script)]) == 2
+    assert (
+        f"name the function that builds the model, e.g. {script}:build" in capsys.readouterr().err
+    )

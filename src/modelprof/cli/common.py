@@ -104,3 +104,20 @@ def progress(message: str, *, quiet: bool = False) -> Any:
     from rich.console import Console
 
     return Console(stderr=True).status(message, spinner="dots")
+
+
+def check_outputs(*paths: str | None, force: bool) -> None:
+    """Refuse, before any work, output paths that are the same file twice, that exist (unless
+    ``--force``), or whose folder is missing: a long measurement must not end in that error."""
+    given = [Path(p) for p in paths if p]
+    resolved = [p.resolve() for p in given]
+    if len(set(resolved)) != len(resolved):
+        raise ModelprofError("two outputs name the same file; give each its own path")
+    for target in given:
+        if target.is_dir():
+            raise ModelprofError(f"{target} is a directory")
+        if target.exists() and not force:
+            raise OutputExistsError(f"{target} exists; pass --force to replace it")
+        parent = target.parent if str(target.parent) else Path(".")
+        if not parent.is_dir():
+            raise ModelprofError(f"cannot write {target}: folder {parent} does not exist")

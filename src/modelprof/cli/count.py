@@ -9,7 +9,7 @@ import click
 
 from ..errors import ModelprofError
 from ..shapes import parse_input_shape
-from .common import echo_err, render_text, stdout_console, write_atomically
+from .common import echo_err, model_argument, render_text, stdout_console, write_atomically
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -97,6 +97,7 @@ class StrictFailure(ModelprofError):
     help="A Python file that registers cost rules for custom ops (repeatable).",
 )
 @click.option("--strict", is_flag=True, help="Exit 1 when any op could not be counted.")
+@click.option("--trust-pickle", is_flag=True, help="Allow loading a pickled .pt model.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but the requested document.")
 def count_command(
     model: str,
@@ -114,12 +115,14 @@ def count_command(
     symbolic_text: str | None,
     rules: tuple[str, ...],
     strict: bool,
+    trust_pickle: bool,
     quiet: bool,
 ) -> None:
     """Count params, MACs, FLOPs and bytes of MODEL, layer by layer.
 
-    MODEL is an .onnx file, a PyTorch factory (path/to/file.py:build or package.module:build)
-    or a built-in zoo name (see `modelprof zoo`).
+    MODEL is an .onnx file, an OpenVINO IR (.xml), a Keras file (.keras), a PyTorch factory
+    (path/to/file.py:build or package.module:build), a pickled whole module (.pt, with
+    --trust-pickle) or a built-in zoo name (see `modelprof zoo`).
     """
     from ..analysis import analyze
     from ..api import load_graph, load_rules
@@ -128,6 +131,9 @@ def count_command(
     # a short-lived process building one object per node: cyclic GC passes over the growing
     # heap only cost time (about 20 % on a 100,000-node graph)
     gc.disable()
+    if depth and by_op:
+        raise click.UsageError("give --depth or --by-op, not both")
+    source = model_argument(model, trust_pickle)
     specs = [parse_input_shape(s) for s in input_shapes]
     for path in rules:
         load_rules(path)
@@ -140,7 +146,7 @@ def count_command(
                 "--sweep and --symbolic do not print"
             )
         _sizes(
-            model,
+            source,
             specs or None,
             sweep_text=sweep_text,
             symbolic_text=symbolic_text,
@@ -153,7 +159,7 @@ def count_command(
             quiet=quiet,
         )
         return
-    report = analyze(load_graph(model, specs or None), count_bias=count_bias, training=training)
+    report = analyze(load_graph(source, specs or None), count_bias=count_bias, training=training)
     top_n = top if top is None or top > 0 else len(report.layers)
 
     if fmt == "json":

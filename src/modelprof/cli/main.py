@@ -88,7 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__context__, EOFError):  # click turns any EOFError into Abort
+            click.echo("modelprof: error: unexpected end of an input file", err=True)
+            return 2
         click.echo("modelprof: aborted", err=True)
         return 130
     except click.ClickException as exc:

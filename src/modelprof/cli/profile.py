@@ -8,6 +8,7 @@ import click
 
 from ..shapes import parse_input_shape
 from .common import (
+    check_outputs,
     echo_err,
     model_argument,
     progress,
@@ -149,6 +150,7 @@ def profile_command(
     report gives FPS (batch x completed inferences / elapsed) and per-request latency for
     each (batch, streams) point.
     """
+    check_outputs(output, html_path, force=force)
     source = model_argument(model, trust_pickle)
     wants_throughput = bool(streams_text or requests is not None or sweep_text)
     if mode == "latency" and wants_throughput:

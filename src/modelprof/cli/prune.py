@@ -11,6 +11,7 @@ from rich.text import Text
 
 from ..shapes import parse_input_shape
 from .common import (
+    check_outputs,
     echo_err,
     model_argument,
     progress,
@@ -136,6 +137,29 @@ def prune_command(
 
     if amount is not None and target_macs is not None:
         raise click.UsageError("give --amount or --target-macs, not both")
+    if unstructured:
+        structured_only = [
+            name
+            for name, given in (
+                ("--target-macs", target_macs is not None),
+                ("--heads", heads is not None),
+                ("--global", global_pruning),
+                ("--layer-amount", bool(layer_amount)),
+                ("--round-to", round_to is not None),
+                ("--steps", steps != 1),
+                ("--importance", importance != "l2"),
+                ("--ignore", ignore is not None),
+            )
+            if given
+        ]
+        if structured_only:
+            raise click.UsageError(
+                f"{', '.join(structured_only)}: structured pruning only (zeroing weights "
+                "removes no channels and no MACs)"
+            )
+    elif per_layer:
+        raise click.UsageError("--per-layer goes with --unstructured")
+    check_outputs(save, output, force=force)
     plan = StructuredPlan(
         amount=amount if amount is not None else 0.5,
         importance=importance,

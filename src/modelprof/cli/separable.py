@@ -6,6 +6,7 @@ import click
 
 from ..shapes import parse_input_shape
 from .common import (
+    check_outputs,
     echo_err,
     model_argument,
     progress,
@@ -131,6 +132,7 @@ def separable_command(
     from ..rewrite import separable
     from ..runtimes import RunSettings
 
+    check_outputs(save, output, force=force)
     specs = [parse_input_shape(s) for s in input_shapes]
     names = [n.strip() for n in layers.split(",") if n.strip()] if layers else None
     settings = RunSettings(threads=threads, time_budget_s=time_budget, warmup=5)

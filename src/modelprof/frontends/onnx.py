@@ -325,6 +325,19 @@ class _GraphBuilder:
             first = first_line(exc)
             raise ModelLoadError(f"{self.label}: ONNX shape inference failed: {first}") from None
         del model
+        if user_inputs:
+            # shape inference leaves shapes unknown where a bound input does not fit the model
+            # (a 32x32 image into a dense layer sized for 28x28): say where it started
+            unknown = [
+                n.name
+                for n in self.nodes
+                if n.outputs and n.outputs[0] and n.outputs[0] not in self.tensors
+            ]
+            if unknown:
+                self.notes.append(
+                    f"{len(unknown)} node(s) got no inferred shape with the bound input shapes "
+                    f"(first: '{unknown[0]}'); the shapes may not fit the model"
+                )
         return Graph(
             name=self.label,
             source="onnx",
