@@ -115,11 +115,9 @@ def _export(module: Any, graph: Graph, path: Path) -> Path:
 
 
 def _example(graph: Graph) -> Any:
-    import torch
+    from .frontends.torch import random_inputs
 
-    generator = torch.Generator().manual_seed(0)
-    infos = graph.input_infos()
-    tensors = [torch.randn(i.shape, generator=generator) for i in infos]
+    tensors = random_inputs((i.shape, i.dtype) for i in graph.input_infos())
     return tensors[0] if len(tensors) == 1 else tuple(tensors)
 
 

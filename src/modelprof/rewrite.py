@@ -162,7 +162,7 @@ def _rewrite_torch(
     import torch
 
     from .frontends.export import export_onnx
-    from .frontends.torch import load_module
+    from .frontends.torch import load_module, random_inputs
     from .transforms.separable import rewrite_module
 
     accuracy: dict[str, float] | None = None
@@ -179,8 +179,7 @@ def _rewrite_torch(
     errors = rewrite_module(rewritten, names, multiplier)
     rewritten.eval()
     infos = graph.input_infos()
-    generator = torch.Generator().manual_seed(0)
-    example = [torch.randn(i.shape, generator=generator) for i in infos]
+    example = random_inputs((i.shape, i.dtype) for i in infos)
     with torch.no_grad():
         output_error = _relative_error(original(*example).numpy(), rewritten(*example).numpy())
     if finetune:

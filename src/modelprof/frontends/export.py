@@ -22,17 +22,10 @@ def export_onnx(
     (``/layer1/layer1.0/conv1/Conv``). Models it cannot handle go through the dynamo exporter,
     with weights embedded. Both fold BatchNorm into the preceding convolution.
     """
-    from .torch import import_torch
+    from .torch import import_torch, random_inputs
 
     torch = import_torch()
-    generator = torch.Generator().manual_seed(0)
-    args = []
-    for shape, dtype in input_shapes.values():
-        tdtype = getattr(torch, dtype)
-        if tdtype.is_floating_point:
-            args.append(torch.randn(shape, generator=generator).to(tdtype))
-        else:
-            args.append(torch.zeros(shape, dtype=tdtype))
+    args = random_inputs(input_shapes.values())
     names = list(input_shapes)
     errors: list[str] = []
     # the dynamo exporter logs warnings (missing torchvision ops, ...) meant for its authors

@@ -108,7 +108,6 @@ def load_model(model: Any, input_shapes: Any = None, *, name: str | None = None)
     """
     keras = import_keras()
     torch = torch_frontend.import_torch()
-    from torch.utils._python_dispatch import TorchDispatchMode
 
     if not isinstance(model, keras.layers.Layer):
         raise ModelLoadError(f"cannot count a {type(model).__name__}: not a Keras model or layer")
@@ -135,17 +134,8 @@ def load_model(model: Any, input_shapes: Any = None, *, name: str | None = None)
                 f"--input-shape {n}={hint}"
             )
 
-    generator = torch.Generator().manual_seed(0)
-    example = []
-    for shape, dtype in shapes:
-        tdtype = getattr(torch, dtype, None)
-        if tdtype is None:
-            raise ShapeError(f"unsupported input dtype '{dtype}' for a Keras model")
-        if tdtype.is_floating_point:
-            t = torch.randn(shape, generator=generator).to(tdtype)
-        else:
-            t = torch.zeros(shape, dtype=tdtype)
-        example.append(keras.ops.convert_to_tensor(t))  # on the device Keras computes on
+    # on the device Keras computes on
+    example = [keras.ops.convert_to_tensor(t) for t in torch_frontend.random_inputs(shapes)]
     packed = _pack_inputs(model, example)
     described = ", ".join(f"{n}={_fmt(s)}" for n, (s, _) in zip(names, shapes, strict=True))
 
@@ -162,28 +152,13 @@ def load_model(model: Any, input_shapes: Any = None, *, name: str | None = None)
     input_tensor_names = [cap.name_of(t, new_ok=True) for t in example]
     cap.constants.difference_update(input_tensor_names)
 
-    class Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
-        def __torch_dispatch__(
-            self, func: Any, types: Any, args: Any = (), kwargs: Any = None
-        ) -> Any:
-            kwargs = kwargs or {}
-            out = func(*args, **kwargs)
-            cap.record(func, args, kwargs, out)
-            return out
-
-    hooks = torch.nn.modules.module
-    pre = hooks.register_module_forward_pre_hook(cap.pre_hook)
-    post = hooks.register_module_forward_hook(cap.post_hook)
     try:
-        with torch.no_grad(), Recorder():  # type: ignore[no-untyped-call]
+        with torch_frontend.recording(cap):
             result = model(packed)
     except Exception as exc:
         raise ModelLoadError(
             f"running {label} on inputs {described} failed: {_keras_message(exc)}"
         ) from None
-    finally:
-        pre.remove()
-        post.remove()
 
     outputs = [
         cap.name_of(t, new_ok=True)

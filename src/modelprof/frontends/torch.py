@@ -10,11 +10,12 @@ layers; their outputs are recorded as aliases of their base tensor.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import inspect
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -508,42 +509,30 @@ def translate(
 # -- building the Graph -----------------------------------------------------------------------
 
 
-def load_module(
-    module: torch.nn.Module,
-    inputs: Iterable[InputSpec] | Mapping[str, tuple[int, ...]] | None,
-    *,
-    name: str = "model",
-    default_shapes: Mapping[str, tuple[int, ...]] | None = None,
-) -> Graph:
-    """Run ``module`` once on random inputs of the given shapes and record its Graph."""
+def random_inputs(shapes: Iterable[tuple[tuple[int, ...], str]]) -> list[Any]:
+    """One tensor per (shape, dtype): seeded normal values for floats, zeros for integers
+    (indices must stay in range). Every route that runs a model uses these same inputs."""
     torch = import_torch()
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    names = list(default_shapes) if default_shapes else input_names(module)
-    specs = resolve_inputs(inputs, names)
-    shapes: dict[str, tuple[tuple[int, ...], str]] = {}
-    for n in names:
-        if n in specs:
-            shapes[n] = (specs[n].shape, specs[n].dtype or "float32")
-        elif default_shapes and n in default_shapes:
-            shapes[n] = (tuple(default_shapes[n]), "float32")
-        else:
-            raise ShapeError(
-                f"no shape for input '{n}' of {name}: give one with --input-shape {n}=1x3x224x224"
-            )
     generator = torch.Generator().manual_seed(0)
-    example = []
-    for n in names:
-        shape, dtype = shapes[n]
-        tdtype = getattr(torch, dtype)
+    tensors = []
+    for shape, dtype in shapes:
+        tdtype = getattr(torch, dtype, None)
+        if not isinstance(tdtype, torch.dtype):
+            raise ShapeError(f"unsupported input dtype '{dtype}'")
         if tdtype.is_floating_point:
-            example.append(torch.randn(shape, generator=generator).to(tdtype))
+            tensors.append(torch.randn(shape, generator=generator).to(tdtype))
         else:
-            example.append(torch.zeros(shape, dtype=tdtype))
+            tensors.append(torch.zeros(shape, dtype=tdtype))
+    return tensors
 
-    cap = _Capture(module)
-    input_tensor_names = [cap.name_of(t, new_ok=True) for t in example]
-    cap.constants.difference_update(input_tensor_names)
+
+@contextlib.contextmanager
+def recording(cap: _Capture) -> Iterator[None]:
+    """Run the body with every ATen op recorded into ``cap`` and module calls tracked as its
+    scopes, under ``no_grad``; the fused transformer fast path is off while recording, since
+    its single kernel would hide the ops inside it."""
+    torch = cap.torch
+    from torch.utils._python_dispatch import TorchDispatchMode
 
     class Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
         def __torch_dispatch__(
@@ -558,9 +547,43 @@ def load_module(
     pre = hooks.register_module_forward_pre_hook(cap.pre_hook)
     post = hooks.register_module_forward_hook(cap.post_hook)
     fastpath = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)  # the fused encoder kernel hides its ops
+    torch.backends.mha.set_fastpath_enabled(False)
     try:
         with torch.no_grad(), Recorder():  # type: ignore[no-untyped-call]
+            yield
+    finally:
+        pre.remove()
+        post.remove()
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+
+
+def load_module(
+    module: torch.nn.Module,
+    inputs: Iterable[InputSpec] | Mapping[str, tuple[int, ...]] | None,
+    *,
+    name: str = "model",
+    default_shapes: Mapping[str, tuple[int, ...]] | None = None,
+) -> Graph:
+    """Run ``module`` once on random inputs of the given shapes and record its Graph."""
+    torch = import_torch()
+    names = list(default_shapes) if default_shapes else input_names(module)
+    specs = resolve_inputs(inputs, names)
+    shapes: dict[str, tuple[tuple[int, ...], str]] = {}
+    for n in names:
+        if n in specs:
+            shapes[n] = (specs[n].shape, specs[n].dtype or "float32")
+        elif default_shapes and n in default_shapes:
+            shapes[n] = (tuple(default_shapes[n]), "float32")
+        else:
+            raise ShapeError(
+                f"no shape for input '{n}' of {name}: give one with --input-shape {n}=1x3x224x224"
+            )
+    example = random_inputs(shapes[n] for n in names)
+    cap = _Capture(module)
+    input_tensor_names = [cap.name_of(t, new_ok=True) for t in example]
+    cap.constants.difference_update(input_tensor_names)
+    try:
+        with recording(cap):
             result = module(*example)
     except Exception as exc:
         message = first_line(exc)
@@ -568,10 +591,6 @@ def load_module(
             f"running {name} on inputs {', '.join(f'{n}={_fmt(shapes[n][0])}' for n in names)} "
             f"failed: {type(exc).__name__}: {message}"
         ) from None
-    finally:
-        pre.remove()
-        post.remove()
-        torch.backends.mha.set_fastpath_enabled(fastpath)
 
     outputs = [
         cap.name_of(t, new_ok=True) for t in _flatten((result,), {}) if isinstance(t, torch.Tensor)
