@@ -61,3 +61,33 @@ def test_import_is_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_a_rule_runs_once_per_distinct_shape_and_its_failures_stay_per_node() -> None:
+    """Rules are pure functions of op, attributes, shapes and dtypes (docs/conventions.md):
+    the analysis reuses a result where those repeat, yet every node keeps its own row, and a
+    rule that cannot cost a shape leaves each such node listed as not counted."""
+    from modelprof.analysis import analyze
+    from modelprof.graph import Graph, Node
+
+    calls: list[tuple[int, ...]] = []
+
+    def scaled(call: OpCall) -> Cost:
+        calls.append(call.in_shape(0))
+        if call.in_shape(0)[0] == 5:
+            raise ValueError("rows of 5 are not supported")
+        return Cost(flops=3 * call.in_numel())
+
+    registry = Registry()
+    registry.register("Scaled", scaled)
+    shapes = {"a": (2, 4), "b": (2, 4), "c": (2, 4), "d": (3, 4), "e": (5, 4), "f": (5, 4)}
+    tensors = {n: TensorInfo(n, s, "float32") for n, s in shapes.items()}
+    tensors.update({f"{n}_out": TensorInfo(f"{n}_out", s, "float32") for n, s in shapes.items()})
+    nodes = tuple(Node(n, "Scaled", (n,), (f"{n}_out",)) for n in shapes)
+    graph = Graph("g", "test", nodes, tensors, tuple(shapes), (), {})
+    report = analyze(graph, registry=registry)
+    assert [layer.flops for layer in report.layers] == [24, 24, 24, 36, 0, 0]
+    assert [layer.counted for layer in report.layers] == [True] * 4 + [False] * 2
+    assert [u.name for u in report.uncounted] == ["e", "f"]
+    assert report.layers[4].note == "not counted: rows of 5 are not supported"
+    assert sorted(calls) == [(2, 4), (3, 4), (5, 4)]

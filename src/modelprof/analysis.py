@@ -20,10 +20,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from math import prod
+from typing import Any
 
 from .costreport import Convention, CostReport, LayerCost, Totals
-from .costs import REGISTRY, OpCall, Registry
-from .graph import Graph, Node, TensorInfo, Uncounted, Weight
+from .costs import REGISTRY, Cost, OpCall, Registry
+from .graph import Graph, Node, TensorInfo, Uncounted, Weight, nbytes_of
 
 #: Ops that, applied to weights only, just re-express a weight (constant-foldable).
 WEIGHT_TRANSFORMS = frozenset(
@@ -114,11 +116,23 @@ def analyze(
     claimed: set[str] = set()
     layers: list[LayerCost] = []
     kept_nodes: list[Node] = []
-    # sizes worked out once: the loop below runs once per node of graphs of 100,000 nodes
-    nbytes = {name: info.nbytes for name, info in tensors.items()}
-    wbytes = {name: w.nbytes for name, w in weights.items()}
+    # The loop below runs once per node, on graphs of 100,000 nodes: rules are looked up once
+    # per op type, a rule's result is reused for every node with the same op, attributes,
+    # shapes and dtypes (rules are pure functions of those, costs/registry.py), and each
+    # activation's size is worked out once and shared with the peak-memory walk.
+    rules = {op: registry.lookup(op) for op in {node.op_type for node in layer_nodes}}
+    memo: dict[tuple[Any, ...], Cost | str] = {}
+    sizes: dict[str, int] = {}
+    wbytes: dict[str, int] = {}  # bytes of each stored tensor
+    wparams: dict[str, int] = {}  # its elements if a param, else 0
+    stored_numel = {"param": 0, "buffer": 0}
+    for name, w in weights.items():
+        numel = prod(w.shape)
+        wbytes[name] = nbytes_of(numel, w.dtype)
+        wparams[name] = numel if w.kind == "param" else 0
+        stored_numel[w.kind] += numel
     get = tensors.get
-    lookup = registry.lookup
+    derived_get = derived.get
     int_macs_total = 0
 
     for idx, node in enumerate(layer_nodes):
@@ -127,26 +141,33 @@ def analyze(
         op = node.op_type
         inputs = node.inputs
         add_node = layer_nodes[absorbed[idx]] if idx in absorbed else None
-        outputs = add_node.outputs if add_node is not None else node.outputs
+        in_infos = [get(i) if i else None for i in inputs]
+        out_infos = [get(o) for o in node.outputs]
         counted, note, macs, flops, imacs = True, "", 0, 0, 0
-        rule = lookup(op)
+        rule = rules[op]
         if node.name in uncounted_by_name:
             counted, note = False, uncounted_by_name[node.name].reason
         elif rule is None:
             unsupported[op] += 1
             counted, note = False, f"no cost rule for {op}"
         else:
-            call = OpCall(
+            key = (
                 op,
-                tuple([get(i) if i else None for i in inputs]),
-                tuple([get(o) for o in node.outputs]),
-                node.attrs,
-                count_bias,
+                id(node.attrs),
+                *[None if i is None else (i.shape, i.dtype) for i in in_infos],
+                "->",
+                *[None if o is None else (o.shape, o.dtype) for o in out_infos],
             )
-            try:
-                cost = rule(call)
-            except Exception as exc:  # a rule that cannot cost this node: say so, never zero
-                counted, note = False, f"not counted: {exc}"
+            cost = memo.get(key)
+            if cost is None:
+                call = OpCall(op, tuple(in_infos), tuple(out_infos), node.attrs, count_bias)
+                try:
+                    cost = rule(call)
+                except Exception as exc:  # a rule that cannot cost this node: say so, never zero
+                    cost = f"not counted: {exc}"
+                memo[key] = cost
+            if isinstance(cost, str):
+                counted, note = False, cost
                 extra_uncounted.append(Uncounted(node.name, op, note))
             else:
                 macs, flops, imacs = cost
@@ -164,30 +185,43 @@ def analyze(
 
         params = weight_bytes = read_weight_bytes = act_in = 0
         in_shapes: list[tuple[int, ...]] = []
-        for name in inputs if add_node is None else (*inputs, *add_node.inputs):
+        stored_inputs: list[tuple[str, ...]] = []
+        for name, info in zip(inputs, in_infos, strict=True):
             if not name:
                 continue
-            found = derived.get(name)
+            found = derived_get(name)
             if found is not None:
-                for source in found:
-                    size = wbytes[source]
-                    read_weight_bytes += size
-                    if source not in claimed:
-                        claimed.add(source)
-                        weight_bytes += size
-                        w = weights[source]
-                        if w.kind == "param":
-                            params += w.numel
-            elif name not in constants and name in inputs:
-                act_in += nbytes.get(name, 0)
-                info = get(name)
+                stored_inputs.append(found)
+            elif name not in constants:
+                size = sizes.get(name)
+                if size is None:
+                    size = sizes[name] = info.nbytes if info is not None else 0
+                act_in += size
                 in_shapes.append(info.shape if info is not None else ())
+        if add_node is not None:  # the Add's other operand is the folded bias: a weight
+            stored_inputs.extend(derived[n] for n in add_node.inputs if n in derived)
+        for found in stored_inputs:
+            for source in found:
+                size = wbytes[source]
+                read_weight_bytes += size
+                if source not in claimed:
+                    claimed.add(source)
+                    weight_bytes += size
+                    params += wparams[source]
+        if add_node is not None:
+            outputs = add_node.outputs
+            out_infos = [get(o) for o in outputs]
+        else:
+            outputs = node.outputs
         act_out = 0
-        out_shapes = []
-        for name in outputs:
-            act_out += nbytes.get(name, 0)
-            info = get(name)
-            out_shapes.append(info.shape if info is not None else ())
+        out_shapes: list[tuple[int, ...]] = []
+        for name, info in zip(outputs, out_infos, strict=True):
+            if info is None:
+                out_shapes.append(())
+                continue
+            size = sizes[name] = info.nbytes
+            act_out += size
+            out_shapes.append(info.shape)
         denom = act_in + read_weight_bytes + act_out
         layers.append(
             LayerCost(
@@ -218,19 +252,19 @@ def analyze(
 
     params_total = graph.param_total
     if params_total is None:
-        params_total = sum(w.numel for w in weights.values() if w.kind == "param")
+        params_total = stored_numel["param"]
     buffers_total = graph.buffer_total
     if buffers_total is None:
-        buffers_total = sum(w.numel for w in weights.values() if w.kind == "buffer")
+        buffers_total = stored_numel["buffer"]
     total = Totals(
         params=params_total,
         buffers=buffers_total,
         macs=sum(layer.macs for layer in layers),
         flops=sum(layer.flops for layer in layers),
-        weight_bytes=sum(w.nbytes for w in weights.values()),
+        weight_bytes=sum(wbytes.values()),
         activation_bytes=sum(layer.activation_bytes for layer in layers),
         peak_activation_bytes=_peak_activation_bytes(
-            graph, layer_nodes, set(derived) | constants, nbytes
+            graph, layer_nodes, set(derived) | constants, sizes
         ),
         int_macs=sum(layer.int_macs for layer in layers) if int_macs_total else 0,
         training_flops=sum(layer.training_flops or 0 for layer in layers) if training else None,
@@ -428,16 +462,25 @@ def _keep_larger_branches(
 
 
 def _peak_activation_bytes(
-    graph: Graph, nodes: Sequence[Node], stored: set[str], nbytes: Mapping[str, int]
+    graph: Graph, nodes: Sequence[Node], stored: set[str], sizes: dict[str, int]
 ) -> int:
     """Largest sum of live activation bytes at any step (DESIGN.md's definition).
 
     A tensor is live from the step that produces it (graph inputs from the start) until its
     last consumer has run; graph outputs stay live to the end. Views and reshapes share their
     base tensor's buffer, and an in-place op writes into its input's buffer, so neither
-    allocates. Weights and constants are excluded.
+    allocates. Weights and constants are excluded. ``sizes`` holds the activation sizes the
+    caller already worked out; the others are looked up here.
     """
     storage: dict[str, str] = dict(graph.aliases)
+    tensors = graph.tensors
+
+    def nbytes(name: str) -> int:
+        found = sizes.get(name)
+        if found is None:
+            info = tensors.get(name)
+            found = sizes[name] = info.nbytes if info is not None else 0
+        return found
 
     def base(name: str) -> str:
         while name in storage:
@@ -449,7 +492,7 @@ def _peak_activation_bytes(
     last_use: dict[str, int] = {}
     for name in graph.inputs:
         if name not in stored:
-            size[base(name)] = nbytes.get(base(name), 0)
+            size[base(name)] = nbytes(base(name))
             born[base(name)] = -1
     for idx, node in enumerate(nodes):
         for name in node.inputs:
@@ -464,7 +507,8 @@ def _peak_activation_bytes(
                 continue
             b = base(out)
             if b not in size:
-                size[b] = nbytes.get(b, 0)
+                found = sizes.get(b)
+                size[b] = found if found is not None else nbytes(b)
                 born[b] = idx
                 last_use.setdefault(b, idx)
     end = len(nodes)

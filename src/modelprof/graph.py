@@ -56,6 +56,11 @@ FLOAT_DTYPES = frozenset(
 Shape = tuple[int, ...]
 
 
+def nbytes_of(numel: int, dtype: str) -> int:
+    """Bytes of ``numel`` elements of ``dtype`` (4 for a dtype not in the table)."""
+    return int(numel * DTYPE_BYTES.get(dtype, 4))
+
+
 # The three IR records below are NamedTuples, not frozen dataclasses: a graph of 100,000 nodes
 # builds hundreds of thousands of them, and a NamedTuple is built 2.5x faster while being just
 # as immutable and typed. Results (CostReport and friends) stay frozen dataclasses.
@@ -74,7 +79,7 @@ class TensorInfo(NamedTuple):
 
     @property
     def nbytes(self) -> int:
-        return int(self.numel * DTYPE_BYTES.get(self.dtype, 4))
+        return nbytes_of(prod(self.shape), self.dtype)
 
 
 WeightKind = Literal["param", "buffer"]
@@ -94,7 +99,7 @@ class Weight(NamedTuple):
 
     @property
     def nbytes(self) -> int:
-        return int(self.numel * DTYPE_BYTES.get(self.dtype, 4))
+        return nbytes_of(prod(self.shape), self.dtype)
 
 
 class Node(NamedTuple):

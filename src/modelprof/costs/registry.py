@@ -3,8 +3,10 @@
 A cost rule is a pure function of shapes and attributes: it receives an :class:`OpCall` (the
 node's input/output :class:`~modelprof.graph.TensorInfo` and its attributes, spec defaults
 filled in) and returns a :class:`Cost`. Rules never see weight values, so they can be tested
-with nothing but shapes. Each op type has exactly one rule: registering a second one is an
-error unless the caller says ``replace=True``, so a typo cannot silently shadow a built-in.
+with nothing but shapes, and the analysis calls a rule once per distinct (op, attributes,
+shapes, dtypes) and reuses the result for the other nodes. Each op type has exactly one rule:
+registering a second one is an error unless the caller says ``replace=True``, so a typo
+cannot silently shadow a built-in.
 
 Cost and OpCall are NamedTuples (immutable and typed) because one of each is built per node:
 on a 100,000-node graph a frozen dataclass's slower constructor shows up in the wall time.
