@@ -218,6 +218,14 @@ def _schema_defaults(op_type: str, domain: str, opset: int) -> dict[str, Any]:
     return defaults
 
 
+@cache
+def _has_schema(op_type: str, opset: int) -> bool:
+    """Whether the default domain defines ``op_type`` at ``opset`` (Gelu only from 20)."""
+    import onnx
+
+    return bool(onnx.defs.has(op_type, opset))
+
+
 def _attr_value(attr: Any) -> Any:
     import onnx
 
@@ -286,6 +294,7 @@ class _GraphBuilder:
         self.notes: list[str] = []
         self.names: dict[str, int] = {}
         self.weight_nodes: set[str] = set()
+        self.payloads: list[Any] = []  # initializers whose values shape inference never reads
 
     def build(
         self, user_inputs: Iterable[InputSpec] | Mapping[str, tuple[int, ...]] | None
@@ -306,56 +315,112 @@ class _GraphBuilder:
         graph_inputs = self._bind_inputs(model.graph, user_inputs)
         # data propagation (Shape -> Gather -> Reshape chains) costs a third of inference time
         data_prop = any(n.op_type in ("Shape", "Size") for n in model.graph.node)
-        from . import forked
+        from . import forked, shapeprop
 
+        op_types = {n.op_type for n in model.graph.node}
         # nodes can be translated while a forked child infers shapes, unless a Loop or Scan
         # body needs the inferred shapes (its trip count) while the nodes are built
-        control = {"If", "Loop", "Scan"} & {n.op_type for n in model.graph.node}
+        control = {"If", "Loop", "Scan"} & op_types
+        added = False
         try:
+            if shapeprop.covers(op_types - {"Constant"}) and all(
+                _has_schema(op, self.opsets.get("", 1)) for op in op_types
+            ):
+                # plain arithmetic only: propagate shapes here, onnx's inference if that fails
+                self._add_nodes(model.graph.node, scope_prefix="", branch="", repeat=1)
+                added = True
+                if self._propagate(model.graph):
+                    outputs = tuple(o.name for o in model.graph.output)
+                    self._check_inputs_fit(user_inputs)
+                    return self._graph(graph_inputs, outputs)
+            self._strip_payloads(model.graph)
             if forked.worthwhile(model) and not control:
                 job = forked.ForkedInference.start(model, data_prop)
-                self._add_nodes(model.graph.node, scope_prefix="", branch="", repeat=1)
+                if not added:
+                    self._add_nodes(model.graph.node, scope_prefix="", branch="", repeat=1)
                 inferred = job.result()
                 self._collect_infos(inferred.graph)
             else:
                 inferred = onnx.shape_inference.infer_shapes(model, data_prop=data_prop)
                 self._collect_infos(inferred.graph)
-                self._add_nodes(inferred.graph.node, scope_prefix="", branch="", repeat=1)
+                if not added:
+                    self._add_nodes(inferred.graph.node, scope_prefix="", branch="", repeat=1)
         except (RuntimeError, ValueError, onnx.shape_inference.InferenceError) as exc:
             first = first_line(exc)
             raise ModelLoadError(f"{self.label}: ONNX shape inference failed: {first}") from None
         del model
-        if user_inputs:
-            # shape inference leaves shapes unknown where a bound input does not fit the model
-            # (a 32x32 image into a dense layer sized for 28x28): say where it started
-            unknown = [
-                n.name
-                for n in self.nodes
-                if n.outputs and n.outputs[0] and n.outputs[0] not in self.tensors
-            ]
-            if unknown:
-                self.notes.append(
-                    f"{len(unknown)} node(s) got no inferred shape with the bound input shapes "
-                    f"(first: '{unknown[0]}'); the shapes may not fit the model"
-                )
+        self._check_inputs_fit(user_inputs)
+        return self._graph(graph_inputs, tuple(o.name for o in inferred.graph.output))
+
+    def _check_inputs_fit(self, user_inputs: object) -> None:
+        if not user_inputs:
+            return
+        # shape inference leaves shapes unknown where a bound input does not fit the model
+        # (a 32x32 image into a dense layer sized for 28x28): say where it started
+        unknown = [
+            n.name
+            for n in self.nodes
+            if n.outputs and n.outputs[0] and n.outputs[0] not in self.tensors
+        ]
+        if unknown:
+            self.notes.append(
+                f"{len(unknown)} node(s) got no inferred shape with the bound input shapes "
+                f"(first: '{unknown[0]}'); the shapes may not fit the model"
+            )
+
+    def _graph(self, graph_inputs: list[str], outputs: tuple[str, ...]) -> Graph:
         return Graph(
             name=self.label,
             source="onnx",
             nodes=tuple(self.nodes),
             tensors=self.tensors,
             inputs=tuple(graph_inputs),
-            outputs=tuple(o.name for o in inferred.graph.output),
+            outputs=outputs,
             weights=self.weights,
             constants=frozenset(self.constants),
             uncounted=tuple(self.uncounted),
             notes=tuple(self.notes),
         )
 
+    def _propagate(self, graph: Any) -> bool:
+        """Shapes by :mod:`.shapeprop` for a graph of plain arithmetic; False leaves the
+        graph to onnx's inference (an op or a case it does not handle, or a shape the model
+        declares that disagrees)."""
+        from .shapeprop import propagate
+
+        known = dict(self.tensors)
+        for vi in graph.input:
+            if vi.name not in known:
+                shape = _static_shape(vi.type)
+                if shape is None:
+                    return False
+                known[vi.name] = TensorInfo(vi.name, shape, _dtype(vi.type.tensor_type.elem_type))
+        found = propagate(self.nodes, known, _ONNX_DTYPES)
+        if found is None:
+            return False
+        for vi in (*graph.value_info, *graph.output):
+            info = found.get(vi.name)
+            if info is None:
+                continue
+            tensor_type = vi.type.tensor_type
+            if tensor_type.elem_type and _dtype(tensor_type.elem_type) != info.dtype:
+                return False
+            if tensor_type.HasField("shape"):
+                dims = tensor_type.shape.dim
+                if len(dims) != len(info.shape) or any(
+                    d.HasField("dim_value") and d.dim_value != v
+                    for d, v in zip(dims, info.shape, strict=True)
+                ):
+                    return False
+        self.tensors.update(known)
+        self.tensors.update(found)
+        return True
+
     # -- weights, and payloads shape inference must not copy ---------------------------------
 
     def _scan_stored(self, graph: Any) -> None:
         """Record every stored tensor (initializers, Constant nodes) as a weight or a constant,
-        and clear the payloads shape inference does not need, in place."""
+        and note the payloads shape inference will not need (:meth:`_strip_payloads`)."""
         import onnx
         from onnx import numpy_helper
 
@@ -363,8 +428,6 @@ class _GraphBuilder:
             graph, _BUFFER_INPUTS, _VALUE_INPUTS, _QUANT_WEIGHT_INPUTS
         )
         external = onnx.TensorProto.EXTERNAL
-        # shape inference serialises the model: payloads matter only when they are large
-        strip = graph.ByteSize() > STRIP_ABOVE_BYTES
         singles: list[str] = []
         for init in graph.initializer:
             shape = tuple(init.dims)
@@ -383,13 +446,21 @@ class _GraphBuilder:
             if not is_float and init.data_location != external and numel <= SMALL_INT_ELEMENTS:
                 if numel <= 16:
                     self.values[name] = numpy_helper.to_array(init)
-            elif strip:
-                _clear_payload(init)
+            else:
+                self.payloads.append(init)
         if singles:
             self._literals(graph, singles)
         for node in graph.node:
             if node.op_type == "Constant":
                 self._constant_node(node, buffers, value_inputs)
+
+    def _strip_payloads(self, graph: Any) -> None:
+        """Clear, in place, the weight payloads of a large model before onnx's inference,
+        which serialises the whole model (RUNTIME-NOTES.md) and needs none of them."""
+        if graph.ByteSize() > STRIP_ABOVE_BYTES:
+            for init in self.payloads:
+                _clear_payload(init)
+        self.payloads.clear()
 
     def _literals(self, graph: Any, singles: list[str]) -> None:
         """One-element float initializers that only feed elementwise arithmetic are literals

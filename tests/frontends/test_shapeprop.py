@@ -1,0 +1,237 @@
+"""The ONNX frontend's own shape pass (frontends/shapeprop.py) against onnx's inference.
+
+Graphs made only of plain arithmetic get their shapes from modelprof's one-pass propagation
+instead of onnx's whole-model inference; everything else, and every unusual case, still goes
+to onnx. These tests hold the two routes to the same answer, tensor by tensor.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from modelprof.frontends import onnx as onnx_frontend
+from modelprof.frontends import shapeprop
+from modelprof.graph import Node, TensorInfo
+
+F = TensorProto.FLOAT
+
+
+def _model(nodes, inputs, outputs, inits=(), opset=20):  # type: ignore[no-untyped-def]
+    graph = helper.make_graph(list(nodes), "g", list(inputs), list(outputs), list(inits))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def _onnx_infos(model: onnx.ModelProto) -> dict[str, tuple[tuple[int, ...], int]]:
+    """Every node output's (shape, elem_type) as onnx's own inference gives it."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    found = {}
+    for vi in (*inferred.graph.value_info, *inferred.graph.output):
+        t = vi.type.tensor_type
+        if t.HasField("shape"):
+            found[vi.name] = (tuple(d.dim_value for d in t.shape.dim), t.elem_type)
+    return found
+
+
+def _ours(model: onnx.ModelProto) -> dict[str, tuple[tuple[int, ...], int]]:
+    graph = onnx_frontend.load(model)
+    codes = {name: code for code, name in onnx_frontend._ONNX_DTYPES.items()}
+    outputs = {out for node in model.graph.node for out in node.output}
+    return {
+        name: (info.shape, codes[info.dtype])
+        for name, info in graph.tensors.items()
+        if name in outputs
+    }
+
+
+def _random_arithmetic_model(seed: int) -> onnx.ModelProto:
+    """A seeded random graph of the ops shapeprop handles: broadcasting binaries against
+    weights of lower rank, batched and 1-D MatMuls, Gemm with transposes, Cast, Clip with
+    omitted bounds, variadic Sum/Max, softmax."""
+    rng = random.Random(seed)
+    batch = rng.choice([(1,), (2,), (3, 2)])
+    width = rng.choice([4, 6, 8])
+    x_shape = (*batch, 5, width)
+    nodes, inits = [], []
+    current, shape = "x", x_shape
+
+    def weight(*dims: int) -> str:
+        name = f"w{len(inits)}"
+        inits.append(numpy_helper.from_array(np.ones(dims, np.float32), name))
+        return name
+
+    for i in range(12):
+        out = f"t{i}"
+        kind = rng.choice(["unary", "binary", "matmul", "cast", "clip", "variadic", "softmax"])
+        if kind == "unary":
+            op = rng.choice(["Relu", "Sigmoid", "Tanh", "Gelu", "Erf", "Neg", "HardSwish"])
+            nodes.append(helper.make_node(op, [current], [out]))
+        elif kind == "binary":
+            op = rng.choice(["Add", "Sub", "Mul", "Div", "Pow"])
+            other = weight(*rng.choice([(shape[-1],), (1, shape[-1]), (), shape[-2:]]))
+            operands = [current, other] if rng.random() < 0.5 else [other, current]
+            nodes.append(helper.make_node(op, operands, [out]))
+        elif kind == "matmul":
+            new_width = rng.choice([3, 4, 7])
+            rhs = weight(*rng.choice([(shape[-1], new_width), (1, shape[-1], new_width)]))
+            nodes.append(helper.make_node("MatMul", [current, rhs], [out]))
+        elif kind == "cast":
+            nodes.append(helper.make_node("Cast", [current], [out], to=F))
+        elif kind == "clip":
+            nodes.append(helper.make_node("Clip", [current, "", "hi"], [out]))
+            if not any(init.name == "hi" for init in inits):
+                inits.append(numpy_helper.from_array(np.array(6.0, np.float32), "hi"))
+        elif kind == "variadic":
+            op = rng.choice(["Sum", "Max", "Min", "Mean"])
+            nodes.append(helper.make_node(op, [current, weight(shape[-1]), current], [out]))
+        else:
+            nodes.append(helper.make_node("Softmax", [current], [out], axis=-1))
+        current = out
+        shape = _onnx_shape(nodes, inits, x_shape, current)  # the generator's own bookkeeping
+    return _model(
+        nodes,
+        [helper.make_tensor_value_info("x", F, list(x_shape))],
+        [helper.make_tensor_value_info(current, F, None)],
+        inits,
+    )
+
+
+def _onnx_shape(nodes, inits, x_shape, name):  # type: ignore[no-untyped-def]
+    model = _model(
+        nodes,
+        [helper.make_tensor_value_info("x", F, list(x_shape))],
+        [helper.make_tensor_value_info(name, F, None)],
+        inits,
+    )
+    return _onnx_infos(model)[name][0]
+
+
+def _without_onnx_inference(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make onnx's inference fail loudly, so a passing load proves the pass did the work."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("onnx shape inference was called")
+
+    monkeypatch.setattr(onnx.shape_inference, "infer_shapes", refuse)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_arithmetic_graphs_get_onnx_shapes(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _random_arithmetic_model(seed)
+    expected = _onnx_infos(model)
+    assert len(expected) == 12
+    _without_onnx_inference(monkeypatch)
+    assert _ours(model) == expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "out"),
+    [
+        ((3,), (3, 4), (4,)),  # 1-D left operand: promoted, then its row dropped
+        ((2, 3, 4), (4,), (2, 3)),  # 1-D right operand
+        ((3,), (3,), ()),  # dot product
+        ((5, 1, 2, 3), (4, 3, 6), (5, 4, 2, 6)),  # batch dims broadcast
+        ((2, 3), (3, 4), (2, 4)),
+    ],
+)
+def test_matmul_shapes_by_hand_and_by_onnx(
+    a: tuple[int, ...], b: tuple[int, ...], out: tuple[int, ...]
+) -> None:
+    model = _model(
+        [helper.make_node("MatMul", ["a", "b"], ["y"])],
+        [
+            helper.make_tensor_value_info("a", F, list(a)),
+            helper.make_tensor_value_info("b", F, list(b)),
+        ],
+        [helper.make_tensor_value_info("y", F, None)],
+    )
+    assert _ours(model) == {"y": (out, F)} == _onnx_infos(model)
+
+
+def test_gemm_transposes_and_cast_dtype(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = _model(
+        [
+            helper.make_node("Gemm", ["a", "b"], ["g"], transA=1, transB=1),
+            helper.make_node("Cast", ["g"], ["y"], to=TensorProto.FLOAT16),
+        ],
+        [
+            helper.make_tensor_value_info("a", F, [7, 2]),  # (K, M) transposed
+            helper.make_tensor_value_info("b", F, [5, 7]),  # (N, K) transposed
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT16, None)],
+    )
+    expected = _onnx_infos(model)
+    _without_onnx_inference(monkeypatch)
+    assert _ours(model) == expected == {"g": ((2, 5), F), "y": ((2, 5), TensorProto.FLOAT16)}
+
+
+def _node(op: str, inputs: tuple[str, ...], out: str, **attrs: object) -> Node:
+    return Node(out, op, inputs, (out,), attrs)
+
+
+def test_unusual_cases_are_left_to_onnx() -> None:
+    known = {
+        "a": TensorInfo("a", (2, 3), "float32"),
+        "b": TensorInfo("b", (4,), "float32"),
+        "c": TensorInfo("c", (3, 5), "float32"),
+    }
+    dtypes = onnx_frontend._ONNX_DTYPES
+    # operands that do not broadcast, mismatched MatMul dims, an unknown input, an op outside
+    # the table, a custom domain: each returns None
+    assert shapeprop.propagate([_node("Add", ("a", "b"), "y")], known, dtypes) is None
+    assert shapeprop.propagate([_node("MatMul", ("a", "b"), "y")], known, dtypes) is None
+    assert shapeprop.propagate([_node("Relu", ("nope",), "y")], known, dtypes) is None
+    assert shapeprop.propagate([_node("Conv", ("a", "c"), "y")], known, dtypes) is None
+    custom = Node("y", "Relu", ("a",), ("y",), {}, domain="com.example")
+    assert shapeprop.propagate([custom], known, dtypes) is None
+    # and the plain case works, giving only the new tensors
+    assert shapeprop.propagate([_node("MatMul", ("a", "c"), "y")], known, dtypes) == {
+        "y": TensorInfo("y", (2, 5), "float32")
+    }
+
+
+def test_a_graph_the_pass_gives_up_on_reads_as_onnx_infers_it() -> None:
+    # (2, 3) + (4,) does not broadcast: onnx's inference leaves y unknown rather than
+    # failing, and so must we; the Relu after it is unknown too
+    model = _model(
+        [helper.make_node("Add", ["a", "b"], ["y"]), helper.make_node("Relu", ["y"], ["z"])],
+        [
+            helper.make_tensor_value_info("a", F, [2, 3]),
+            helper.make_tensor_value_info("b", F, [4]),
+        ],
+        [helper.make_tensor_value_info("z", F, None)],
+    )
+    assert _ours(model) == _onnx_infos(model) == {}
+
+
+def test_a_declared_shape_that_disagrees_goes_to_onnx() -> None:
+    # the model declares y as (2, 9): the pass would say (2, 4), so onnx decides, and onnx
+    # (not in strict mode) keeps the declaration
+    model = _model(
+        [helper.make_node("MatMul", ["a", "w"], ["y"])],
+        [helper.make_tensor_value_info("a", F, [2, 3])],
+        [helper.make_tensor_value_info("y", F, [2, 9])],
+        [numpy_helper.from_array(np.ones((3, 4), np.float32), "w")],
+    )
+    assert _ours(model) == _onnx_infos(model) == {"y": ((2, 9), F)}
+
+
+def test_an_op_newer_than_the_models_opset_is_left_to_onnx() -> None:
+    # Gelu joined the default domain in opset 20: in an opset-17 model it is an unknown op,
+    # whose output onnx leaves without a shape (and the count then lists it as not costed)
+    model = _model(
+        [helper.make_node("Gelu", ["a"], ["y"])],
+        [helper.make_tensor_value_info("a", F, [2, 3])],
+        [helper.make_tensor_value_info("y", F, None)],
+        opset=17,
+    )
+    assert _ours(model) == _onnx_infos(model) == {}
+    assert _ours(_model(model.graph.node, model.graph.input, model.graph.output)) == {
+        "y": ((2, 3), F)
+    }
