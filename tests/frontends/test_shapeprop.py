@@ -190,10 +190,16 @@ def test_unusual_cases_are_left_to_onnx() -> None:
     assert shapeprop.propagate([_node("Conv", ("a", "c"), "y")], known, dtypes) is None
     custom = Node("y", "Relu", ("a",), ("y",), {}, domain="com.example")
     assert shapeprop.propagate([custom], known, dtypes) is None
-    # and the plain case works, giving only the new tensors
-    assert shapeprop.propagate([_node("MatMul", ("a", "c"), "y")], known, dtypes) == {
-        "y": TensorInfo("y", (2, 5), "float32")
-    }
+    # and the plain cases work: what was known, plus the new tensors
+    found = shapeprop.propagate(
+        [_node("MatMul", ("a", "c"), "y"), _node("Add", ("y", "b5"), "z")],
+        {**known, "b5": TensorInfo("b5", (5,), "float32")},
+        dtypes,
+    )
+    assert found is not None
+    assert found["y"] == TensorInfo("y", (2, 5), "float32")
+    assert found["z"] == TensorInfo("z", (2, 5), "float32")
+    assert set(found) == {*known, "b5", "y", "z"}
 
 
 def test_a_graph_the_pass_gives_up_on_reads_as_onnx_infers_it() -> None:

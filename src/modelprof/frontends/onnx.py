@@ -412,7 +412,6 @@ class _GraphBuilder:
                     for d, v in zip(dims, info.shape, strict=True)
                 ):
                     return False
-        self.tensors.update(known)
         self.tensors.update(found)
         return True
 

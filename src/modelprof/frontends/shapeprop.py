@@ -82,7 +82,8 @@ def covers(op_types: Iterable[str]) -> bool:
 def propagate(
     nodes: Sequence[Node], known: Mapping[str, TensorInfo], cast_dtypes: Mapping[int, str]
 ) -> dict[str, TensorInfo] | None:
-    """The TensorInfo of every node output, or None to leave the graph to onnx.
+    """``known`` plus the TensorInfo of every node output, or None to leave the graph to
+    onnx.
 
     ``known`` holds the graph inputs and stored tensors; ``cast_dtypes`` maps ONNX dtype
     codes to names (Cast's ``to``).
@@ -117,8 +118,6 @@ def propagate(
             infos[name] = TensorInfo(name, shape, dtype)
     except (_Unusual, KeyError, IndexError, TypeError, ValueError):
         return None
-    for name in known:
-        del infos[name]
     return infos
 
 
@@ -138,8 +137,10 @@ def _broadcast(inputs: Sequence[str], get: Callable[[str], TensorInfo | None]) -
         other = info.shape
         if shape is None or other == shape:
             shape = other
-            continue
-        shape = _broadcast_pair(shape, other)
+        elif len(other) < len(shape) and shape[len(shape) - len(other) :] == other:
+            continue  # a bias-like operand: the trailing dims of the other one
+        else:
+            shape = _broadcast_pair(shape, other)
     if shape is None:
         raise _Unusual
     return shape
