@@ -125,33 +125,64 @@ def test_cache_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert cache.cache_dir() == tmp_path / "home" / ".cache" / "modelprof"
 
 
-def test_cache_path_is_per_machine_runtime_and_precision(
+def test_cache_path_is_per_machine_runtime_precision_and_settings(
     private_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("platform.node", lambda: "my box/1")
     path = cache.cache_path("openvino", "bf16")
-    assert path == private_cache / "ceilings-my_box_1-openvino-bf16.json"
+    assert path == private_cache / "ceilings-my_box_1-openvino-bf16-defaultthreads.json"
+    assert cache.cache_path("ov", "f32", threads=2).name == (
+        "ceilings-my_box_1-openvino-f32-2threads.json"
+    )
     assert cache.cache_path("onnxruntime", "f32") != cache.cache_path("openvino", "f32")
-    assert cache.cache_path("openvino", "f32", "GPU.0").name.endswith("-openvino-GPU.0-f32.json")
+    assert cache.cache_path("openvino", "f32", "GPU.0").name == (
+        "ceilings-my_box_1-openvino-GPU.0-f32-defaultthreads.json"
+    )
+    assert cache.cache_path("openvino", "f32", "cpu") == cache.cache_path("openvino", "f32")
+    # OpenVINO splits a latency run's threads between the streams asked for: they are keyed
+    assert cache.cache_path("openvino", "f32", threads=2, streams=2).name == (
+        "ceilings-my_box_1-openvino-f32-2threads-2streams.json"
+    )
+    # ONNX Runtime's latency runs ignore streams: asking for some changes nothing
+    assert cache.cache_path("ort", "f32", threads=1, streams=4) == cache.cache_path(
+        "onnxruntime", "f32", threads=1
+    )
 
 
 def test_cache_round_trips_atomically(private_cache: Path) -> None:
-    assert cache.load_cached("openvino", "f32") is None  # nothing cached yet
+    assert cache.load_cached("openvino", "f32", threads=2) is None  # nothing cached yet
     stored = Ceilings(123.5, 11.25, runtime="openvino", precision="f32", threads=2)
     path = cache.save(stored, {"runtime_version": "x", "compute": {"what": "a GEMM"}})
-    assert path == cache.cache_path("openvino", "f32") and path.parent == private_cache
-    assert cache.load_cached("openvino", "f32") == stored
-    assert cache.load_cached("openvino", "bf16") is None  # keyed by precision
-    assert cache.load_cached("onnxruntime", "f32") is None  # and by runtime
+    # with no settings recorded in the details, the threads it ran with are the key
+    assert path == cache.cache_path("openvino", "f32", threads=2) and path.parent == private_cache
+    assert cache.load_cached("openvino", "f32", threads=2) == stored
+    assert cache.load_cached("openvino", "f32") is None  # keyed by threads
+    assert cache.load_cached("openvino", "bf16", threads=2) is None  # and precision
+    assert cache.load_cached("onnxruntime", "f32", threads=2) is None  # and runtime
     doc = json.loads(path.read_text())
     assert doc["schema_version"] == 1 and doc["kind"] == "device"
+    assert (doc["threads"], doc["requested_threads"], doc["requested_streams"]) == (2, 2, None)
     assert doc["compute"] == {"what": "a GEMM"} and doc["ridge_flop_per_byte"] == pytest.approx(
         123.5 / 11.25
     )
     # a second save replaces the first, and leaves no temporary file behind
-    cache.save(Ceilings(200.0, 20.0, runtime="openvino", precision="f32", threads=1))
-    assert cache.load_cached("openvino", "f32") == Ceilings(200.0, 20.0, "openvino", "f32", 1)
+    cache.save(Ceilings(200.0, 20.0, runtime="openvino", precision="f32", threads=2))
+    assert cache.load_cached("openvino", "f32", threads=2) == Ceilings(
+        200.0, 20.0, "openvino", "f32", 2
+    )
     assert [p.name for p in private_cache.iterdir()] == [path.name]
+
+
+def test_a_key_stores_ceilings_under_the_settings_asked_for(private_cache: Path) -> None:
+    ran = Ceilings(50.0, 5.0, runtime="openvino", precision="f32", threads=2)
+    key = cache.CacheKey.of("ov", threads=None, streams=2)
+    path = cache.save(ran, key=key)
+    assert path == cache.cache_path("openvino", "f32", streams=2)
+    assert cache.load_cached("openvino", "f32", streams=2) == ran
+    assert cache.load_cached("openvino", "f32") is None
+    assert cache.load_cached("openvino", "f32", threads=2) is None
+    with pytest.raises(ValueError, match="cannot be stored"):
+        cache.save(ran, key=cache.CacheKey.of("onnxruntime"))
 
 
 @pytest.mark.parametrize(
@@ -170,6 +201,64 @@ def test_a_broken_cache_file_reads_as_no_ceilings(text: str) -> None:
     path.parent.mkdir(parents=True)
     path.write_text(text)
     assert cache.load_cached("openvino", "f32") is None
+    assert cache.load_document("openvino", "f32") is None
+
+
+#: What modelprof wrote before the key held the threads: no ``requested_threads``.
+OLD_DOCUMENT = {
+    "schema_version": 1,
+    "kind": "device",
+    "host": "box",
+    "runtime": "onnxruntime",
+    "device": "CPU",
+    "precision": "f32",
+    "threads": 1,
+    "peak_gflops_per_s": 100.0,
+    "bandwidth_gb_per_s": 10.0,
+    "ridge_flop_per_byte": 10.0,
+}
+
+
+@pytest.mark.parametrize(
+    "recorded",
+    [
+        {},  # an old file that says nothing of the threads asked for
+        {"requested_threads": 1},  # another measurement's file, renamed
+        {"requested_threads": None, "runtime": "openvino"},  # another runtime's
+        {"requested_threads": "2"},  # malformed
+        {"requested_threads": None, "requested_streams": [2]},  # malformed
+    ],
+)
+def test_a_file_whose_settings_are_not_the_key_reads_as_no_ceilings(
+    recorded: dict[str, object],
+) -> None:
+    path = cache.cache_path("onnxruntime", "f32")
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({**OLD_DOCUMENT, **recorded}))
+    assert cache.load_document("onnxruntime", "f32") is None
+    assert cache.load_cached("onnxruntime", "f32") is None
+    # the same document saying it was measured with the default threads is read
+    path.write_text(json.dumps({**OLD_DOCUMENT, "requested_threads": None}))
+    assert cache.load_cached("onnxruntime", "f32") == Ceilings(100.0, 10.0, "onnxruntime", "f32", 1)
+
+
+def test_an_old_cache_file_is_ignored_not_a_crash(
+    private_cache: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the file name and document an older modelprof wrote, from a 1-thread measurement
+    monkeypatch.setattr("platform.node", lambda: "box")
+    private_cache.mkdir()
+    old = private_cache / "ceilings-box-onnxruntime-f32.json"
+    old.write_text(json.dumps(OLD_DOCUMENT))
+    assert cache.load_cached("onnxruntime", "f32") is None
+    assert cache.load_cached("onnxruntime", "f32", threads=1) is None
+    # a profile then runs without a roofline, and --cached says there is nothing to show
+    args = ["profile", "seed-cnn", "--runtime", "ort", "--iterations", "3", "--format", "json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["ceilings"] is None
+    assert main(["device", "--runtime", "ort", "--cached"]) == 2
+    assert "no ceilings cached" in capsys.readouterr().err
+    assert old.read_text() == json.dumps(OLD_DOCUMENT)  # left alone
 
 
 def test_saving_needs_a_runtime_name() -> None:
@@ -179,7 +268,7 @@ def test_saving_needs_a_runtime_name() -> None:
 
 # -- the command --------------------------------------------------------------------------------
 
-CLI_SMALL = ["--matmul-size", "128", "--stream-mib", "2", "--iterations", "3", "--threads", "2"]
+CLI_SMALL = ["--matmul-size", "128", "--stream-mib", "2", "--iterations", "3"]
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -198,6 +287,8 @@ def test_device_json_document_and_cache(
         "precision",
         "runtime_precision",
         "threads",
+        "requested_threads",
+        "requested_streams",
         "peak_gflops_per_s",
         "bandwidth_gb_per_s",
         "ridge_flop_per_byte",
@@ -210,12 +301,10 @@ def test_device_json_document_and_cache(
         "cached",
     ):
         assert key in doc, key
-    assert (doc["runtime"], doc["precision"], doc["threads"], doc["device"]) == (
-        runtime,
-        "f32",
-        2,
-        "CPU",
-    )
+    assert (doc["runtime"], doc["precision"], doc["device"]) == (runtime, "f32", "CPU")
+    # no --threads: the runtime's default, cached as such (threads: what it ran with)
+    assert doc["requested_threads"] is None and doc["requested_streams"] is None
+    assert doc["threads"] >= 1
     assert doc["peak_gflops_per_s"] > 1 and doc["bandwidth_gb_per_s"] > 0.5
     assert doc["ridge_flop_per_byte"] == pytest.approx(
         doc["peak_gflops_per_s"] / doc["bandwidth_gb_per_s"]
@@ -273,6 +362,54 @@ def test_device_writes_the_report_with_o(
     assert "exists" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_ceilings_are_reused_only_with_the_threads_they_were_measured_with(runtime: str) -> None:
+    one = measure_ceilings(runtime, replace(FAST, threads=1), **SMALL)
+    two = measured(runtime)  # FAST: 2 threads
+    assert (one.ceilings.threads, two.ceilings.threads) == (1, 2)  # what the runtime ran
+    assert one.to_dict()["requested_threads"] == 1
+    first = cache.save(one.ceilings, one.to_dict())
+    assert cache.load_cached(runtime, "f32", threads=1) == one.ceilings
+    # a 1-thread measurement is not reused for a 2-thread profile, nor a default one
+    assert cache.load_cached(runtime, "f32", threads=2) is None
+    assert cache.load_cached(runtime, "f32") is None
+    # both measurements live side by side, each found by its own settings
+    second = cache.save(two.ceilings, two.to_dict())
+    assert second != first
+    assert cache.load_cached(runtime, "f32", threads=1) == one.ceilings
+    assert cache.load_cached(runtime, "f32", threads=2) == two.ceilings
+    # the key of a measurement is the key a profile with the same settings looks up
+    assert two.key == cache.CacheKey.for_settings(runtime, RunSettings(threads=2, iterations=9))
+
+
+def test_openvino_ceilings_are_keyed_by_the_streams_asked_for() -> None:
+    streamed = measure_ceilings("openvino", replace(FAST, streams=2), **SMALL)
+    assert streamed.to_dict()["requested_streams"] == 2
+    cache.save(streamed.ceilings, streamed.to_dict())
+    assert cache.load_cached("openvino", "f32", threads=2, streams=2) == streamed.ceilings
+    assert cache.load_cached("openvino", "f32", threads=2) is None
+
+
+def test_a_profile_without_threads_does_not_reuse_a_one_thread_measurement(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    profile_args = ["profile", "seed-cnn", "--runtime", "ort", "--iterations", "3"]
+    assert (
+        main(["device", "--runtime", "ort", "--threads", "1", "--format", "json", *CLI_SMALL]) == 0
+    )
+    assert json.loads(capsys.readouterr().out)["requested_threads"] == 1
+    assert main([*profile_args, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ceilings"] is None
+    # measured with the default threads, as the profile runs: now it is used
+    assert main(["device", "--runtime", "ort", "--format", "json", *CLI_SMALL]) == 0
+    device = json.loads(capsys.readouterr().out)
+    assert main([*profile_args, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ceilings"] == {
+        "peak_gflops_per_s": device["peak_gflops_per_s"],
+        "bandwidth_gb_per_s": device["bandwidth_gb_per_s"],
+    }
+
+
 # -- the roofline in profile --------------------------------------------------------------------
 
 
@@ -302,7 +439,7 @@ def _check_roofline(report: ProfileReport, c: Ceilings) -> None:
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_profile_uses_the_cached_ceilings(runtime: str) -> None:
     cache.save(measured(runtime).ceilings, measured(runtime).to_dict())
-    c = cache.load_cached(runtime, "f32")
+    c = cache.load_cached(runtime, "f32", threads=2)  # measured with FAST's 2 threads
     assert c is not None
     report = profile(
         "seed-cnn", runtime=runtime, settings=RunSettings(iterations=5, threads=2), ceilings=c
@@ -316,7 +453,7 @@ def test_profile_command_picks_up_the_cache(capsys: pytest.CaptureFixture[str]) 
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["ceilings"] is None  # nothing cached yet
     stored = Ceilings(100.0, 10.0, runtime="onnxruntime", precision="f32", threads=2)
-    cache.save(stored)
+    cache.save(stored, key=cache.CacheKey.of("onnxruntime"))  # measured with default threads
     assert main(args) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["ceilings"] == {"peak_gflops_per_s": 100.0, "bandwidth_gb_per_s": 10.0}

@@ -80,6 +80,9 @@ class Runtime(ABC):
 
     name: str
     extra: str
+    #: Whether :meth:`measure` runs with ``settings.streams`` (OpenVINO splits its threads
+    #: between them); where not, the streams asked for change nothing it measures.
+    streams_in_latency_mode: bool = False
 
     @abstractmethod
     def version(self) -> str: ...

@@ -45,7 +45,7 @@ from ..errors import ModelprofError
 from ..profilereport import Ceilings
 from . import get_runtime
 from .base import Measurement, RunSettings
-from .ceilings import SCHEMA_VERSION
+from .ceilings import SCHEMA_VERSION, CacheKey
 
 #: Defaults: 2 x 2.1 GFLOP of GEMM, and a 64 MiB stream (128 MiB moved per run).
 MATMUL_SIZE = 1024
@@ -116,9 +116,11 @@ class Probe:
 
 @dataclass(frozen=True)
 class DeviceCeilings:
-    """The ceilings plus everything about how they were measured."""
+    """The ceilings plus everything about how they were measured: ``key`` holds the settings
+    asked for, under which they are cached (``ceilings.threads`` is what the runtime ran)."""
 
     ceilings: Ceilings
+    key: CacheKey
     runtime_version: str
     device: str
     runtime_precision: str
@@ -142,6 +144,7 @@ class DeviceCeilings:
             "precision": c.precision,
             "runtime_precision": self.runtime_precision,
             "threads": c.threads,
+            **self.key.fields(),
             # unrounded: exactly what the cache holds and profile divides by
             "peak_gflops_per_s": c.peak_gflops_per_s,
             "bandwidth_gb_per_s": c.bandwidth_gb_per_s,
@@ -299,6 +302,7 @@ def measure_ceilings(
     )
     return DeviceCeilings(
         ceilings=ceilings,
+        key=CacheKey.for_settings(backend.name, settings),
         runtime_version=mm.runtime_version,
         device=settings.device,
         runtime_precision=mm.precision,

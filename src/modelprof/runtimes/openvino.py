@@ -44,6 +44,7 @@ def _import() -> Any:
 class OpenVINORuntime(Runtime):
     name = "openvino"
     extra = "openvino"
+    streams_in_latency_mode = True
 
     def version(self) -> str:
         return str(_import().get_version())
