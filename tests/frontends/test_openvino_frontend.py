@@ -297,6 +297,55 @@ def test_leaky_relu_has_no_params(tmp_path: Path) -> None:
     assert modelprof.count(graph).total.params == 0
 
 
+def test_a_shared_prelu_slope_is_a_prelu_param_as_on_the_onnx_route(tmp_path: Path) -> None:
+    # OpenVINO makes both a PRelu with a [1] slope and a LeakyRelu a PRelu of a [1] constant:
+    # the slope is the named initializer, the alpha an anonymous constant
+    nodes = [
+        helper.make_node("Mul", ["x", "scale"], ["h"], name="scale_it"),
+        helper.make_node("PRelu", ["h", "slope"], ["p"], name="prelu"),
+        helper.make_node("LeakyRelu", ["p"], ["y"], alpha=0.2, name="leaky"),
+    ]
+    weights = {"scale": np.array([0.125]), "slope": np.array([0.25])}
+    onnx_path, xml = _onnx_to_ir(tmp_path, "shared_prelu", nodes, weights, [2, 4])
+    fp16 = tmp_path / "shared_prelu-fp16.xml"
+    ov.save_model(ov.convert_model(str(onnx_path)), str(fp16))  # FP16-compressed weights
+    source = modelprof.count(onnx_path)
+    for path, slope_bytes in ((xml, 4), (fp16, 2)):
+        ir = modelprof.count(path)
+        for report in (source, ir):
+            assert [layer.op for layer in report.layers] == ["Mul", "PRelu", "LeakyRelu"]
+            # 8 elements, 1 FLOP each per op; the one shared slope is the only param
+            assert [layer.flops for layer in report.layers] == [8, 8, 8]
+            assert [layer.params for layer in report.layers] == [0, 1, 0]
+            assert (report.total.params, report.total.flops) == (1, 24)
+        assert ir.layers[1].weight_bytes == slope_bytes
+        leaky = next(n for n in modelprof.load_graph(path).nodes if n.op_type == "LeakyRelu")
+        assert leaky.attrs["alpha"] == pytest.approx(0.2)
+
+
+def test_pytorch_prelu_and_leaky_relu_converted_directly_count_as_in_pytorch() -> None:
+    torch = pytest.importorskip("torch")
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 4)
+            self.act = torch.nn.PReLU()  # one shared slope: a [1] parameter
+            self.leaky = torch.nn.LeakyReLU(0.25)  # negative_slope: a rank-0 literal
+
+        def forward(self, x: Any) -> Any:
+            return self.leaky(self.act(self.fc(x)))
+
+    net = Net()
+    model = ov.convert_model(net, example_input=torch.zeros(2, 4), input=[(2, 4)])
+    ir, pytorch = modelprof.count(model), modelprof.count(net, {"x": (2, 4)})
+    for report in (ir, pytorch):
+        assert [layer.op for layer in report.layers] == ["Gemm", "PRelu", "LeakyRelu"]
+        # Linear: 4 x 4 weights + 4 bias; PReLU: 1 slope; 2 x 4 x 4 MACs, 8 + 8 activations
+        assert [layer.params for layer in report.layers] == [20, 1, 0]
+        assert (report.total.params, report.total.flops) == (21, 2 * 32 + 8 + 8)
+
+
 # -- models built with OpenVINO's own opsets -------------------------------------------------
 
 

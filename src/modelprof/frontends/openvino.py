@@ -17,8 +17,11 @@ op it stands for, with ONNX attribute names, so the cost rules are written once:
   ``ReduceMean``/``ReduceMax`` over every spatial axis with ``keep_dims`` ->
   ``GlobalAveragePool``/``GlobalMaxPool``; ``AdaptiveAvgPool`` to 1x1 -> ``GlobalAveragePool``.
 * Elementwise ops and activations get their ONNX names (``Multiply`` -> ``Mul``, ``Clamp`` ->
-  ``Clip``, ``HSwish`` -> ``HardSwish``, ``SoftMax`` -> ``Softmax``...); ``PRelu`` with one shared
-  slope is ``LeakyRelu`` (the IR cannot tell them apart: the slope is then not a param).
+  ``Clip``, ``HSwish`` -> ``HardSwish``, ``SoftMax`` -> ``Softmax``...). OpenVINO makes both
+  ``LeakyRelu`` and ``PRelu`` a ``PRelu``: one whose single slope is an anonymous constant (made
+  from an ONNX ``alpha``) or a rank-0 scalar (PyTorch's ``negative_slope``) is ``LeakyRelu``,
+  with no params; a slope in a named tensor of rank 1 or more (``[1]``: a PReLU's shared slope)
+  stays a ``PRelu`` and counts as one param, as on the ONNX and PyTorch routes.
 * ``MVN`` (with variance) -> ``LayerNormalization`` (``InstanceNormalization`` over the spatial
   axes of a 4-D or larger input) without scale and bias: OpenVINO keeps LayerNorm's gamma and
   beta as a separate ``Multiply`` and ``Add``, which cost 1 FLOP per element each, so the total
@@ -35,14 +38,14 @@ weight input of a convolution or MatMul): this is what the ONNX frontend counts,
 the constants OpenVINO splits out of fused ONNX ops count as they did there: a Gemm's or Conv's
 bias becomes a separate ``Add`` of a ``(1, N)``/``(1, C, 1, 1)`` constant, which the analysis
 folds back into the layer as a bias. One-element float constants (scales, epsilons, a Gemm's
-``alpha``) are literals. Weight bytes follow the stored dtype: an IR saved with FP16
-compression (``ov.save_model``'s default) stores ``f16`` constants followed by a ``Convert`` to
-f32; the ``Convert`` is kept as a ``Convert`` node, which the analysis folds into the consumer,
-so params are unchanged and weight bytes are half. Compressed integer weights (``i8``/``u8``/
-``i4``/``u4`` constants decompressed by ``Convert`` -> ``Subtract`` (zero point) ->
-``Multiply`` (scale)) are params in their stored dtype; the zero points and scales are
-buffers, and the decompression steps are weight-only transforms (``DequantizeLinear`` nodes
-carrying ``openvino_type``), folded like the ``Convert``.
+``alpha``) are literals, except a PReLU's shared slope (see above). Weight bytes follow the
+stored dtype: an IR saved with FP16 compression (``ov.save_model``'s default) stores ``f16``
+constants followed by a ``Convert`` to f32; the ``Convert`` is kept as a ``Convert`` node,
+which the analysis folds into the consumer, so params are unchanged and weight bytes are half.
+Compressed integer weights (``i8``/``u8``/``i4``/``u4`` constants decompressed by ``Convert``
+-> ``Subtract`` (zero point) -> ``Multiply`` (scale)) are params in their stored dtype; the
+zero points and scales are buffers, and the decompression steps are weight-only transforms
+(``DequantizeLinear`` nodes carrying ``openvino_type``), folded like the ``Convert``.
 
 Decompositions OpenVINO makes, and how they line up with the source model:
 
@@ -395,6 +398,8 @@ class _Builder:
         self.consumers: Counter[Key] = Counter()
         self.products: dict[str, int] = {}  # 2-D MatMul/Gemm output -> node index
         self.folded_convs: list[int] = []  # node indices of convs a BatchNorm was folded into
+        self.named_consts: set[str] = set()  # Constants whose output has a tensor name
+        self.literal_slopes: set[str] = set()  # PRelu ops whose one slope is a LeakyRelu alpha
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -468,6 +473,8 @@ class _Builder:
             if kind == "Constant":
                 const_src[(key, 0)] = frozenset((key,))
                 self.const_numel[key] = prod(op.get_output_partial_shape(0).to_shape())
+                if op.output(0).get_names():
+                    self.named_consts.add(key)
                 continue
             if kind in ("Parameter", "Result"):
                 continue
@@ -486,6 +493,11 @@ class _Builder:
             elif kind == "MatMul":
                 for ik in in_keys:
                     mark(ik, "slot")
+            elif kind == "PRelu" and len(in_keys) > 1 and in_keys[1] in const_src:
+                if self._learned_slope(op, const_src[in_keys[1]]):
+                    mark(in_keys[1], "slot")
+                else:
+                    self.literal_slopes.add(key)
             elif kind == "BatchNormInference":
                 order = _bn_order(op)
                 for pos in (order[3], order[4]):
@@ -503,6 +515,27 @@ class _Builder:
                 sizes = [sum(self.const_numel[c] for c in const_src[ik]) for ik in in_keys]
                 mark(in_keys[1] if sizes[0] >= sizes[1] else in_keys[0], "quant")
         return records
+
+    def _learned_slope(self, op: Any, sources: frozenset[str]) -> bool:
+        """Whether a PRelu's constant slope is a learned parameter, not a LeakyRelu's alpha.
+
+        OpenVINO turns both ONNX ``LeakyRelu`` and ``PRelu`` into ``PRelu``, and a PReLU whose
+        slope is shared by every channel has one element, like an alpha. What tells them
+        apart is where the constant came from: a learned slope is a named tensor (the ONNX
+        initializer, the PyTorch parameter ``self.act.weight``), of shape ``[1]``; an alpha is
+        a constant the converter made from an attribute, with no tensor name (ONNX
+        ``LeakyRelu``), or PyTorch's ``negative_slope`` scalar, of rank 0. So the slope counts
+        as one param of a ``PRelu``, as on the ONNX and PyTorch routes, exactly when it has
+        more than one element, or one element in a named tensor of rank 1 or more.
+        """
+        if sum(self.const_numel[c] for c in sources) > 1:
+            return True
+        rank = op.get_input_partial_shape(1).rank
+        return (
+            rank.is_static
+            and rank.get_length() >= 1
+            and all(c in self.named_consts for c in sources)
+        )
 
     # -- the build ---------------------------------------------------------------------------
 
@@ -895,8 +928,7 @@ class _Builder:
         self._emit(op, "Clip", ins[:1], outs, {"min": float(a["min"]), "max": float(a["max"])})
 
     def _op_PRelu(self, op: Any, ins: list[str], in_keys: list[Key], outs: list[str]) -> None:
-        slope = self.tensors.get(ins[1])
-        if slope is not None and slope.numel == 1 and in_keys[1] in self.const_src:
+        if op.get_name() in self.literal_slopes:  # see _learned_slope
             value = self._value(ins[1])
             alpha = float(value.reshape(-1)[0]) if value is not None else 0.01
             self._emit(op, "LeakyRelu", ins[:1], outs, {"alpha": alpha})
