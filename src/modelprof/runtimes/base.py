@@ -8,12 +8,15 @@ thread count and runtime version travel with every measurement.
 
 from __future__ import annotations
 
+import importlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..errors import MissingExtraError
 
 PRECISIONS = ("f32", "bf16", "f16")
 
@@ -95,6 +98,28 @@ class Runtime(ABC):
         self, onnx_path: Path, inputs: Mapping[str, Any], settings: RunSettings
     ) -> Measurement: ...
 
+    def session_info(
+        self, settings: RunSettings, *, precision: str, threads: int, compile_ms: float
+    ) -> dict[str, Any]:
+        """What a bound session runs with (``bound_infer`` hands it back beside ``run``)."""
+        return {
+            "runtime": self.name,
+            "runtime_version": self.version(),
+            "device": settings.device,
+            "precision": precision,
+            "threads": threads,
+            "compile_ms": compile_ms,
+        }
+
+
+def import_runtime(module: str, extra: str) -> Any:
+    """The runtime's package, imported on first use; if it is missing, an error naming the
+    pip extra that installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtraError(module, extra) from None
+
 
 def timed_runs(run: Callable[[], object], settings: RunSettings) -> list[float]:
     """Warm up, then time ``run`` repeatedly; each sample in microseconds."""
@@ -109,6 +134,21 @@ def timed_runs(run: Callable[[], object], settings: RunSettings) -> list[float]:
         run()
         samples.append((time.perf_counter_ns() - t0) / 1e3)
     return samples
+
+
+def keep_submitting(settings: RunSettings, submitted: int, minimum: int, deadline: float) -> bool:
+    """Whether a throughput run submits another inference after ``submitted``: exactly
+    ``settings.iterations`` if given, else at least ``minimum`` (one per request, so each is
+    timed), then more until ``deadline`` (a :func:`time.perf_counter` value)."""
+    if settings.iterations is not None:
+        return submitted < settings.iterations
+    return submitted < minimum or time.perf_counter() < deadline
+
+
+def rss_growth(before: int | None, after: int | None) -> int | None:
+    """How much the resident memory grew between two :func:`resident_bytes` readings, or
+    None where either could not be read."""
+    return after - before if before and after else None
 
 
 def resident_bytes() -> int | None:

@@ -19,8 +19,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MissingExtraError, ModelprofError, first_line
-from .base import Measurement, RunSettings, Runtime, RuntimeLayer, resident_bytes, timed_runs
+from ..errors import ModelprofError, first_line
+from .base import (
+    Measurement,
+    RunSettings,
+    Runtime,
+    RuntimeLayer,
+    import_runtime,
+    keep_submitting,
+    resident_bytes,
+    rss_growth,
+    timed_runs,
+)
 
 if TYPE_CHECKING:
     from ..throughput import AsyncMeasurement
@@ -29,11 +39,21 @@ _LEVELS = ("disable", "basic", "extended", "all")
 
 
 def _import() -> Any:
-    try:
-        import onnxruntime
-    except ImportError:
-        raise MissingExtraError("onnxruntime", "onnxruntime") from None
-    return onnxruntime
+    return import_runtime("onnxruntime", "onnxruntime")
+
+
+def _own_precision(settings: RunSettings) -> None:
+    """Refuse a precision other than the model's: ONNX Runtime's CPU provider cannot set one."""
+    if settings.precision != "f32":
+        raise ModelprofError(
+            f"ONNX Runtime's CPU provider runs the model's own precision; --precision "
+            f"{settings.precision} is an OpenVINO option (convert the model instead)"
+        )
+
+
+def _threads(settings: RunSettings) -> int:
+    """The intra-op threads a session runs with: those asked for, else one per CPU."""
+    return settings.threads or os.cpu_count() or 1
 
 
 class OnnxRuntime(Runtime):
@@ -86,6 +106,11 @@ class OnnxRuntime(Runtime):
         return options
 
     def _session(self, onnx_path: Path, settings: RunSettings, profile_dir: str | None) -> Any:
+        if onnx_path.suffix.lower() == ".xml":
+            raise ModelprofError(
+                f"{onnx_path.name} is an OpenVINO IR: ONNX Runtime reads ONNX files only "
+                "(profile it with --runtime openvino)"
+            )
         ort = _import()
         try:
             return ort.InferenceSession(
@@ -106,35 +131,36 @@ class OnnxRuntime(Runtime):
             binding.bind_output(out.name)
         return binding
 
+    def _bound_session(
+        self,
+        onnx_path: Path,
+        inputs: Mapping[str, Any],
+        settings: RunSettings,
+        profile_dir: str | None,
+    ) -> tuple[Any, Any, float]:
+        """A session (profiling into ``profile_dir`` if given), its I/O binding with the inputs
+        bound once, and the time it took to create the session, in ms."""
+        t0 = time.perf_counter()
+        session = self._session(onnx_path, settings, profile_dir)
+        compile_ms = (time.perf_counter() - t0) * 1e3
+        return session, self._bound(session, inputs), compile_ms
+
     def measure(
         self, onnx_path: Path, inputs: Mapping[str, Any], settings: RunSettings
     ) -> Measurement:
-        if onnx_path.suffix.lower() == ".xml":
-            raise ModelprofError(
-                f"{onnx_path.name} is an OpenVINO IR: ONNX Runtime reads ONNX files only "
-                "(profile it with --runtime openvino)"
-            )
-        if settings.precision != "f32":
-            raise ModelprofError(
-                f"ONNX Runtime's CPU provider runs the model's own precision; --precision "
-                f"{settings.precision} is an OpenVINO option (convert the model instead)"
-            )
+        _own_precision(settings)
         rss_before = resident_bytes()
-        t0 = time.perf_counter()
-        session = self._session(onnx_path, settings, None)
-        compile_ms = (time.perf_counter() - t0) * 1e3
-        binding = self._bound(session, inputs)
+        session, binding, compile_ms = self._bound_session(onnx_path, inputs, settings, None)
         t0 = time.perf_counter()
         session.run_with_iobinding(binding)
         first_ms = (time.perf_counter() - t0) * 1e3
         latency = timed_runs(lambda: session.run_with_iobinding(binding), settings)
         rss_after = resident_bytes()
-        threads = settings.threads or os.cpu_count() or 1
+        threads = _threads(settings)
         del binding, session
 
         with tempfile.TemporaryDirectory(prefix="modelprof-ort-") as folder:
-            session = self._session(onnx_path, settings, folder)
-            binding = self._bound(session, inputs)
+            session, binding, _ = self._bound_session(onnx_path, inputs, settings, folder)
             warm = replace(settings, iterations=len(latency))
             profiled = timed_runs(lambda: session.run_with_iobinding(binding), warm)
             trace_path = session.end_profiling()
@@ -152,7 +178,7 @@ class OnnxRuntime(Runtime):
             latency_us=tuple(latency),
             profiled_latency_us=tuple(profiled),
             layers=tuple(layers),
-            rss_bytes=(rss_after - rss_before) if rss_before and rss_after else None,
+            rss_bytes=rss_growth(rss_before, rss_after),
         )
 
     # -- added for `profile --mode throughput` and `compare` (`measure` is unchanged) --
@@ -171,12 +197,8 @@ class OnnxRuntime(Runtime):
         (``threads // streams`` each, at least 1). ONNX Runtime has no streams of its own."""
         from ..throughput import AsyncMeasurement
 
-        if settings.precision != "f32":
-            raise ModelprofError(
-                f"ONNX Runtime's CPU provider runs the model's own precision; --precision "
-                f"{settings.precision} is an OpenVINO option (convert the model instead)"
-            )
-        threads = settings.threads or os.cpu_count() or 1
+        _own_precision(settings)
+        threads = _threads(settings)
         streams = streams or max(1, min(threads, 4))
         per_stream = max(1, threads // streams)
         workers = requests or streams
@@ -188,11 +210,9 @@ class OnnxRuntime(Runtime):
             for i in range(max(settings.warmup, workers)):
                 session.run_with_iobinding(bindings[i % workers])
         except Exception as exc:  # ORT raises its own exception types for a bad shape
-            text = str(exc).strip()
-            first = text.splitlines()[0] if text else type(exc).__name__
             shapes = ", ".join(f"{n}={'x'.join(map(str, a.shape))}" for n, a in inputs.items())
             raise ModelprofError(
-                f"ONNX Runtime cannot run the model at {shapes}: {first}"
+                f"ONNX Runtime cannot run the model at {shapes}: {first_line(exc)}"
             ) from None
 
         samples: list[list[float]] = [[] for _ in range(workers)]
@@ -205,10 +225,7 @@ class OnnxRuntime(Runtime):
         def take() -> bool:
             nonlocal submitted
             with lock:
-                if settings.iterations is not None:
-                    go = submitted < settings.iterations
-                else:
-                    go = submitted < workers or time.perf_counter() < deadline
+                go = keep_submitting(settings, submitted, workers, deadline)
                 submitted += go
                 return go
 
@@ -259,28 +276,16 @@ class OnnxRuntime(Runtime):
     ) -> tuple[Callable[[], object], dict[str, Any]]:
         """A session with its inputs bound once: ``run()`` infers synchronously (the
         latency-mode setup of ``measure``, profiler off). Returns ``run`` and what it ran with."""
-        if settings.precision != "f32":
-            raise ModelprofError(
-                f"ONNX Runtime's CPU provider runs the model's own precision; --precision "
-                f"{settings.precision} is an OpenVINO option (convert the model instead)"
-            )
-        t0 = time.perf_counter()
-        session = self._session(onnx_path, settings, None)
-        compile_ms = (time.perf_counter() - t0) * 1e3
-        binding = self._bound(session, inputs)
+        _own_precision(settings)
+        session, binding, compile_ms = self._bound_session(onnx_path, inputs, settings, None)
         session.run_with_iobinding(binding)
 
         def run() -> object:
             return session.run_with_iobinding(binding)
 
-        info = {
-            "runtime": self.name,
-            "runtime_version": self.version(),
-            "device": settings.device,
-            "precision": "f32",
-            "threads": settings.threads or os.cpu_count() or 1,
-            "compile_ms": compile_ms,
-        }
+        info = self.session_info(
+            settings, precision="f32", threads=_threads(settings), compile_ms=compile_ms
+        )
         return run, info
 
 
