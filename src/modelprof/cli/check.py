@@ -14,6 +14,7 @@ import click
 from ..errors import ModelprofError
 from ..shapes import parse_input_shape
 from .common import echo_err
+from .options import count_bias_option, input_shape_option, rules_option
 
 
 @click.command("check")
@@ -33,13 +34,7 @@ from .common import echo_err
     metavar="SIZE",
     help="Budget for peak activation memory (e.g. 10MB).",
 )
-@click.option(
-    "--input-shape",
-    "input_shapes",
-    multiple=True,
-    metavar="NAME=1x3x224x224",
-    help="Bind an input's shape (repeatable), as for `modelprof count`.",
-)
+@input_shape_option
 @click.option(
     "--allow-unsupported",
     is_flag=True,
@@ -52,13 +47,8 @@ from .common import echo_err
     help="Read budgets from this pyproject.toml's [tool.modelprof] table instead of the "
     "nearest one above the current folder.",
 )
-@click.option("--count-bias", is_flag=True, help="Count bias adds (1 FLOP per output element).")
-@click.option(
-    "--rules",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="A Python file that registers cost rules for custom ops (repeatable).",
-)
+@count_bias_option
+@rules_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only the exceeded budgets.")
 @click.pass_context
 def check_command(

@@ -12,6 +12,9 @@ from rich.console import Console, RenderableType
 
 from ..errors import ModelprofError
 
+#: ``-o -``: the report goes to standard output, not to a file named "-"
+STDOUT = "-"
+
 
 class OutputExistsError(ModelprofError):
     pass
@@ -71,6 +74,28 @@ def render_text(renderable: RenderableType, width: int = 160) -> str:
     return console.export_text()
 
 
+def emit(report: RenderableType, *, output: str | None, force: bool, quiet: bool) -> None:
+    """Hand a report to the user. ``report`` is the text of a document (JSON, CSV, Markdown)
+    or, for ``--format table``, a rich renderable. Without ``-o`` a document goes to stdout
+    and a table to the terminal (unless ``--quiet``); ``-o FILE`` writes either to the file,
+    atomically, a table as plain text (and says so on stderr); ``-o -`` writes that same text
+    to stdout, and nothing else goes there."""
+    if isinstance(report, str):
+        text = report
+    elif output is None:
+        if not quiet:
+            stdout_console().print(report)
+        return
+    else:
+        text = render_text(report)
+    if output is None or output == STDOUT:
+        click.echo(text, nl=False)
+        return
+    write_atomically(output, text, force=force)
+    if not quiet:
+        echo_err(f"wrote {output}")
+
+
 def echo_err(message: str) -> None:
     click.echo(f"modelprof: {message}", err=True)
 
@@ -108,8 +133,9 @@ def progress(message: str, *, quiet: bool = False) -> Any:
 
 def check_outputs(*paths: str | None, force: bool) -> None:
     """Refuse, before any work, output paths that are the same file twice, that exist (unless
-    ``--force``), or whose folder is missing: a long measurement must not end in that error."""
-    given = [Path(p) for p in paths if p]
+    ``--force``), or whose folder is missing: a long measurement must not end in that error.
+    ``-`` (standard output) is no file and passes."""
+    given = [Path(p) for p in paths if p and p != STDOUT]
     resolved = [p.resolve() for p in given]
     if len(set(resolved)) != len(resolved):
         raise ModelprofError("two outputs name the same file; give each its own path")

@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING
 import click
 
 from ..shapes import parse_input_shape
-from .common import echo_err, render_text, stdout_console, write_atomically
+from .common import emit
+from .options import (
+    force_option,
+    format_option,
+    input_shape_option,
+    output_option,
+    quiet_option,
+    runtime_options,
+    warmup_option,
+)
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -23,21 +32,7 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Also measure end-to-end latency, interleaved (A B A B ...), one process per model.",
 )
-@click.option(
-    "--runtime",
-    type=click.Choice(("openvino", "onnxruntime", "ov", "ort")),
-    default="openvino",
-    show_default=True,
-)
-@click.option("--device", default="CPU", show_default=True)
-@click.option(
-    "--precision",
-    type=click.Choice(("f32", "bf16", "f16")),
-    default="f32",
-    show_default=True,
-    help="Inference precision (always reported).",
-)
-@click.option("--threads", type=click.IntRange(min=1), help="Inference threads (default: all).")
+@runtime_options
 @click.option(
     "--rounds",
     type=click.IntRange(min=1),
@@ -52,20 +47,12 @@ if TYPE_CHECKING:
     show_default=True,
     help="Timed runs per model per round.",
 )
-@click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True)
-@click.option(
-    "--input-shape",
-    "input_shapes",
-    multiple=True,
-    metavar="NAME=1x3x224x224",
-    help="Bind an input's shape, for every model (repeatable).",
-)
-@click.option(
-    "--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True
-)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
-@click.option("--force", is_flag=True, help="Replace an existing output file.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but the requested document.")
+@warmup_option
+@input_shape_option
+@format_option("table", "json")
+@output_option
+@force_option
+@quiet_option
 def compare_command(
     models: tuple[str, ...],
     do_profile: bool,
@@ -83,7 +70,8 @@ def compare_command(
     quiet: bool,
 ) -> None:
     """Compare MODELS (two or more: .onnx files, file.py:factory specs or zoo names) side by
-    side: params, MACs, FLOPs and peak activation memory, ratios to the first model.
+    side: params, MACs, FLOPs and peak activation memory, ratios to the first model. Each
+    --input-shape applies to every model.
 
     With --profile, each model is compiled once in a process of its own and the models are
     timed in turn, round after round, so a change in the machine's load favours none of them:
@@ -95,7 +83,6 @@ def compare_command(
 
     if len(models) < 2:
         raise click.UsageError("compare needs at least two models")
-    runtime = {"ov": "openvino", "ort": "onnxruntime"}.get(runtime, runtime)
     settings = RunSettings(device=device, precision=precision, threads=threads, warmup=warmup)
     specs = [parse_input_shape(s) for s in input_shapes]
     report = compare(
@@ -107,18 +94,8 @@ def compare_command(
         rounds=rounds,
         iterations=iterations,
     )
-    if fmt == "json":
-        text = jsondoc.dumps(compare_document(report))
-        if output:
-            write_atomically(output, text, force=force)
-        else:
-            click.echo(text, nl=False)
-    elif output:
-        write_atomically(output, render_text(render_compare(report)), force=force)
-    elif not quiet:
-        stdout_console().print(render_compare(report))
-    if output and not quiet:
-        echo_err(f"wrote {output}")
+    document = jsondoc.dumps(compare_document(report)) if fmt == "json" else render_compare(report)
+    emit(document, output=output, force=force, quiet=quiet)
 
 
 def render_compare(report: CompareReport) -> RenderableType:

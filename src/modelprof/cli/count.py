@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import gc
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import ModelprofError
+from ..report.terminal import SORT_KEYS
 from ..shapes import parse_input_shape
-from .common import echo_err, model_argument, render_text, stdout_console, write_atomically
+from .common import echo_err, emit, model_argument
+from .options import (
+    count_bias_option,
+    force_option,
+    format_option,
+    input_shape_option,
+    output_option,
+    quiet_option,
+    rules_option,
+    trust_pickle_option,
+)
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -27,47 +39,21 @@ class StrictFailure(ModelprofError):
 
 @click.command("count")
 @click.argument("model")
-@click.option(
-    "--input-shape",
-    "input_shapes",
-    multiple=True,
-    metavar="NAME=1x3x224x224",
-    help="Bind an input's shape (repeatable); NAME:1x3x224x224 and :dtype suffixes "
-    "(ids=1x128:int64) are accepted.",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="Report format.",
-)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
-@click.option("--force", is_flag=True, help="Replace an existing output file.")
+@input_shape_option
+@format_option(*FORMATS)
+@output_option
+@force_option
 @click.option("--depth", type=click.IntRange(min=1), help="Roll layers up by module scope.")
 @click.option("--by-op", is_flag=True, help="Roll layers up by op type.")
 @click.option("--top", type=click.IntRange(min=0), help="Show the N costliest rows (0: all).")
 @click.option(
     "--sort",
-    type=click.Choice(
-        (
-            "order",
-            "flops",
-            "macs",
-            "params",
-            "name",
-            "weight_bytes",
-            "activation_bytes",
-            "int_macs",
-            "training_flops",
-        )
-    ),
+    type=click.Choice(SORT_KEYS),
     default="order",
     show_default=True,
     help="Row order of the layer table.",
 )
-@click.option("--count-bias", is_flag=True, help="Count bias adds (1 FLOP per output element).")
+@count_bias_option
 @click.option(
     "--training",
     is_flag=True,
@@ -89,16 +75,10 @@ class StrictFailure(ModelprofError):
     help="Each total as an exact formula in one dim: batch, an ONNX dim name, or INPUT:AXIS "
     "(input:1=L; input:2,3=S binds two axes).",
 )
-@click.option(
-    "--rules",
-    "rules",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="A Python file that registers cost rules for custom ops (repeatable).",
-)
+@rules_option
 @click.option("--strict", is_flag=True, help="Exit 1 when any op could not be counted.")
-@click.option("--trust-pickle", is_flag=True, help="Allow loading a pickled .pt model.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but the requested document.")
+@trust_pickle_option
+@quiet_option
 def count_command(
     model: str,
     input_shapes: tuple[str, ...],
@@ -162,31 +142,21 @@ def count_command(
     report = analyze(load_graph(source, specs or None), count_bias=count_bias, training=training)
     top_n = top if top is None or top > 0 else len(report.layers)
 
+    document: RenderableType
     if fmt == "json":
-        text = jsondoc.dumps(jsondoc.count_document(report))
+        document = jsondoc.dumps(jsondoc.count_document(report))
     elif fmt in ("csv", "md"):
         layers, _ = (
             terminal.select_layers(report, sort, top)
             if top is not None or sort != "order"
             else (list(report.layers), "")
         )
-        text = (
+        document = (
             tabular.to_csv(report, layers) if fmt == "csv" else tabular.to_markdown(report, layers)
         )
     else:
-        renderable = terminal.render_count(report, sort=sort, top=top_n, depth=depth, by_op=by_op)
-        text = ""
-    if output:
-        if fmt == "table":
-            text = render_text(renderable)
-        write_atomically(output, text, force=force)
-        if not quiet:
-            echo_err(f"wrote {output}")
-    elif fmt == "table":
-        if not quiet:
-            stdout_console().print(renderable)
-    else:
-        click.echo(text, nl=False)
+        document = terminal.render_count(report, sort=sort, top=top_n, depth=depth, by_op=by_op)
+    emit(document, output=output, force=force, quiet=quiet)
 
     missing = sum(report.unsupported.values()) + len(report.uncounted)
     if missing:
@@ -227,19 +197,17 @@ def _sizes(
         symbolic_document,
     )
 
-    renderable: RenderableType | None = None
+    renderers: dict[str, Callable[[Any], RenderableType]]
     if sweep_text:
         name, values = parse_sweep(sweep_text)
-        swept = sweep(model, name, values, specs, count_bias=count_bias, training=training)
-        if fmt == "json":
-            text = jsondoc.dumps(sweep_document(swept))
-        elif fmt == "csv":
-            text = tabular.sweep_csv(swept)
-        elif fmt == "md":
-            text = tabular.sweep_markdown(swept)
-        else:
-            renderable = terminal.render_sweep(swept)
-        missing = [p for p in swept.points if p.uncounted]
+        result: Any = sweep(model, name, values, specs, count_bias=count_bias, training=training)
+        renderers = {
+            "json": lambda swept: jsondoc.dumps(sweep_document(swept)),
+            "csv": tabular.sweep_csv,
+            "md": tabular.sweep_markdown,
+            "table": terminal.render_sweep,
+        }
+        missing = [p for p in result.points if p.uncounted]
         message = (
             f"{len(missing)} sweep point(s) with nodes not counted (node coverage as low as "
             f"{100 * min(p.node_coverage for p in missing):.1f}%)"
@@ -249,27 +217,15 @@ def _sizes(
     else:
         assert symbolic_text is not None
         dim, var = parse_symbolic(symbolic_text)
-        report = symbolic(model, dim, specs, variable=var, count_bias=count_bias, training=training)
-        if fmt == "json":
-            text = jsondoc.dumps(symbolic_document(report))
-        elif fmt == "csv":
-            text = tabular.symbolic_csv(report)
-        elif fmt == "md":
-            text = tabular.symbolic_markdown(report)
-        else:
-            renderable = terminal.render_symbolic(report)
+        result = symbolic(model, dim, specs, variable=var, count_bias=count_bias, training=training)
+        renderers = {
+            "json": lambda formulas: jsondoc.dumps(symbolic_document(formulas)),
+            "csv": tabular.symbolic_csv,
+            "md": tabular.symbolic_markdown,
+            "table": terminal.render_symbolic,
+        }
         message = ""
-    if renderable is not None:
-        text = render_text(renderable) if output else ""
-    if output:
-        write_atomically(output, text, force=force)
-        if not quiet:
-            echo_err(f"wrote {output}")
-    elif renderable is not None:
-        if not quiet:
-            stdout_console().print(renderable)
-    else:
-        click.echo(text, nl=False)
+    emit(renderers[fmt](result), output=output, force=force, quiet=quiet)
     if message:
         if strict:
             raise StrictFailure(f"{message} (--strict)")

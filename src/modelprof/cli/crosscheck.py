@@ -10,26 +10,25 @@ from rich.table import Table
 from rich.text import Text
 
 from ..shapes import parse_input_shape
-from .common import (
-    echo_err,
-    model_argument,
-    progress,
-    render_text,
-    stdout_console,
-    write_atomically,
+from .common import emit, model_argument, progress
+from .options import (
+    force_option,
+    format_option,
+    input_shape_option,
+    output_option,
+    quiet_option,
+    trust_pickle_option,
 )
 
 
 @click.command("crosscheck")
 @click.argument("model")
-@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=1x3x224x224")
-@click.option(
-    "--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True
-)
-@click.option("-o", "--output", type=click.Path(dir_okay=False))
-@click.option("--force", is_flag=True, help="Replace an existing output file.")
-@click.option("--trust-pickle", is_flag=True, help="Allow loading a pickled .pt model.")
-@click.option("-q", "--quiet", is_flag=True)
+@input_shape_option
+@format_option("table", "json")
+@output_option
+@force_option
+@trust_pickle_option
+@quiet_option
 def crosscheck_command(
     model: str,
     input_shapes: tuple[str, ...],
@@ -80,11 +79,7 @@ def crosscheck_command(
             ],
             "notes": list(result.notes),
         }
-        text = jsondoc.dumps(doc)
-        if output:
-            write_atomically(output, text, force=force)
-        else:
-            click.echo(text, nl=False)
+        emit(jsondoc.dumps(doc), output=output, force=force, quiet=quiet)
         return
     table = Table(header_style="bold", title=f"{result.model}: every route, same rules")
     for col in ("route", "how", "params", "buffers", "MACs", "FLOPs", "weight B", "coverage"):
@@ -129,9 +124,4 @@ def crosscheck_command(
     for note in result.notes:
         verdict.append(f"\nnote: {note}", style="cyan")
     renderable = Group(table, verdict, diffs) if result.differences else Group(table, verdict)
-    if output:
-        write_atomically(output, render_text(renderable), force=force)
-        if not quiet:
-            echo_err(f"wrote {output}")
-    elif not quiet:
-        stdout_console().print(renderable)
+    emit(renderable, output=output, force=force, quiet=quiet)

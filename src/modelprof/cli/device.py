@@ -15,30 +15,18 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .common import echo_err, render_text, stdout_console, write_atomically
+from .common import echo_err, emit
+from .options import (
+    force_option,
+    format_option,
+    output_option,
+    quiet_option,
+    runtime_options,
+)
 
 
 @click.command("device")
-@click.option(
-    "--runtime",
-    type=click.Choice(("openvino", "onnxruntime", "ov", "ort")),
-    default="openvino",
-    show_default=True,
-)
-@click.option(
-    "--device",
-    default="CPU",
-    show_default=True,
-    help="OpenVINO device (CPU, ...) or ONNX Runtime provider (CPU, CUDA).",
-)
-@click.option(
-    "--precision",
-    type=click.Choice(("f32", "bf16", "f16")),
-    default="f32",
-    show_default=True,
-    help="Inference precision to measure at (set explicitly, and reported).",
-)
-@click.option("--threads", type=click.IntRange(min=1), help="Inference threads (default: all).")
+@runtime_options
 @click.option(
     "--iterations",
     type=click.IntRange(min=1),
@@ -62,12 +50,10 @@ from .common import echo_err, render_text, stdout_console, write_atomically
 @click.option(
     "--cached", "show_cached", is_flag=True, help="Show the stored ceilings; measure nothing."
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True
-)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
-@click.option("--force", is_flag=True, help="Replace an existing output file.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but the requested document.")
+@format_option("table", "json")
+@output_option
+@force_option
+@quiet_option
 def device_command(
     runtime: str,
     device: str,
@@ -95,7 +81,6 @@ def device_command(
     from ..errors import ModelprofError
     from ..runtimes import ceilings as cache
 
-    runtime = {"ov": "openvino", "ort": "onnxruntime"}.get(runtime, runtime)
     path = cache.cache_path(runtime, precision, device)
     if show_cached:
         stored = cache.load_document(runtime, precision, device)
@@ -126,19 +111,9 @@ def device_command(
     if fmt == "json":
         from ..report import jsondoc
 
-        text = jsondoc.dumps(document)
-        if output:
-            write_atomically(output, text, force=force)
-        else:
-            click.echo(text, nl=False)
+        emit(jsondoc.dumps(document), output=output, force=force, quiet=quiet)
     else:
-        renderable = render_device(document)
-        if output:
-            write_atomically(output, render_text(renderable), force=force)
-        elif not quiet:
-            stdout_console().print(renderable)
-    if output and not quiet:
-        echo_err(f"wrote {output}")
+        emit(render_device(document), output=output, force=force, quiet=quiet)
 
 
 def render_device(doc: Mapping[str, Any]) -> RenderableType:

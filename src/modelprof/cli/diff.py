@@ -20,7 +20,16 @@ from rich.text import Text
 from ..diffing import LAYER_METRICS, DiffInputError, LayerDiff, ReportDiff, TotalDiff
 from ..report.units import human
 from ..shapes import parse_input_shape
-from .common import echo_err, render_text, stdout_console, write_atomically
+from .common import echo_err, emit
+from .options import (
+    count_bias_option,
+    force_option,
+    format_option,
+    input_shape_option,
+    output_option,
+    quiet_option,
+    rules_option,
+)
 
 FORMATS = ("table", "json", "md")
 LABELS = {
@@ -38,23 +47,10 @@ MARKS = {"removed": "-", "added": "+", "changed": "~", "same": "="}
 @click.command("diff")
 @click.argument("a", metavar="A")
 @click.argument("b", metavar="B")
-@click.option(
-    "--input-shape",
-    "input_shapes",
-    multiple=True,
-    metavar="NAME=1x3x224x224",
-    help="Bind an input's shape for whichever of A and B is a model (repeatable).",
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="Report format.",
-)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
-@click.option("--force", is_flag=True, help="Replace an existing output file.")
+@input_shape_option
+@format_option(*FORMATS)
+@output_option
+@force_option
 @click.option("--all", "show_all", is_flag=True, help="List unchanged layers too (tables).")
 @click.option(
     "--sort",
@@ -64,14 +60,9 @@ MARKS = {"removed": "-", "added": "+", "changed": "~", "same": "="}
     help="Row order: model order, or the largest change of a figure first.",
 )
 @click.option("--top", type=click.IntRange(min=0), help="Show the N first rows (0: all).")
-@click.option("--count-bias", is_flag=True, help="Count bias adds when counting a model.")
-@click.option(
-    "--rules",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="A Python file that registers cost rules for custom ops (repeatable).",
-)
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but the requested document.")
+@count_bias_option
+@rules_option
+@quiet_option
 def diff_command(
     a: str,
     b: str,
@@ -89,8 +80,9 @@ def diff_command(
     """Per-layer differences (params, MACs, FLOPs) between A and B, layers matched by name.
 
     A and B are count reports (modelprof count MODEL --format json -o A.json) or models
-    (an .onnx file, file.py:factory, a zoo name...). Layers only in A are listed as removed,
-    only in B as added. Exit status 0 (a diff is information), 2 on bad input.
+    (an .onnx file, file.py:factory, a zoo name...); --input-shape, --count-bias and --rules
+    apply to whichever is a model. Layers only in A are listed as removed, only in B as added.
+    Exit status 0 (a diff is information), 2 on bad input.
     """
     from .._version import __version__
     from ..api import load_rules
@@ -105,21 +97,14 @@ def diff_command(
         echo_err("warning: --input-shape ignored: A and B are both saved reports")
     diff = diff_documents(doc_a, doc_b, ref_a=a, ref_b=b)
 
+    document: RenderableType
     if fmt == "json":
-        text = json.dumps(diff_document(diff, __version__), indent=2) + "\n"
+        document = json.dumps(diff_document(diff, __version__), indent=2) + "\n"
     elif fmt == "md":
-        text = to_markdown(diff, _rows(diff, show_all, sort, top))
+        document = to_markdown(diff, _rows(diff, show_all, sort, top))
     else:
-        renderable = render(diff, _rows(diff, show_all, sort, top), show_all)
-        text = render_text(renderable) if output else ""
-    if output:
-        write_atomically(output, text, force=force)
-        if not quiet:
-            echo_err(f"wrote {output}")
-    elif fmt == "table":
-        stdout_console().print(renderable)
-    else:
-        click.echo(text, nl=False)
+        document = render(diff, _rows(diff, show_all, sort, top), show_all)
+    emit(document, output=output, force=force, quiet=quiet)
 
 
 def _load(ref: str, specs: list[Any], count_bias: bool) -> tuple[dict[str, Any], bool]:

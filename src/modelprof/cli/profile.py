@@ -7,14 +7,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..shapes import parse_input_shape
-from .common import (
-    check_outputs,
-    echo_err,
-    model_argument,
-    progress,
-    render_text,
-    stdout_console,
-    write_atomically,
+from .common import check_outputs, echo_err, emit, model_argument, progress, write_atomically
+from .options import (
+    force_option,
+    format_option,
+    input_shape_option,
+    output_option,
+    quiet_option,
+    runtime_options,
+    trust_pickle_option,
+    warmup_option,
 )
 
 if TYPE_CHECKING:
@@ -25,26 +27,7 @@ if TYPE_CHECKING:
 
 @click.command("profile")
 @click.argument("model")
-@click.option(
-    "--runtime",
-    type=click.Choice(("openvino", "onnxruntime", "ov", "ort")),
-    default="openvino",
-    show_default=True,
-)
-@click.option(
-    "--device",
-    default="CPU",
-    show_default=True,
-    help="OpenVINO device (CPU, AUTO, ...) or ONNX Runtime provider (CPU, CUDA).",
-)
-@click.option(
-    "--precision",
-    type=click.Choice(("f32", "bf16", "f16")),
-    default="f32",
-    show_default=True,
-    help="Inference precision (always reported).",
-)
-@click.option("--threads", type=click.IntRange(min=1), help="Inference threads (default: all).")
+@runtime_options
 @click.option("--iterations", type=click.IntRange(min=1), help="Timed runs per pass.")
 @click.option(
     "--time",
@@ -54,8 +37,8 @@ if TYPE_CHECKING:
     show_default=True,
     help="Seconds per pass (throughput mode: per point) when --iterations is not given.",
 )
-@click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True)
-@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=1x3x224x224")
+@warmup_option
+@input_shape_option
 @click.option(
     "--inputs",
     "input_file",
@@ -70,20 +53,22 @@ if TYPE_CHECKING:
     help="ONNX Runtime graph optimisation level.",
 )
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="OpenVINO model cache.")
-@click.option(
-    "--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True
-)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
+@format_option("table", "json")
+@output_option
 @click.option(
     "--html",
     "html_path",
     type=click.Path(dir_okay=False),
     help="Also write a self-contained HTML report (tables and charts) here.",
 )
-@click.option("--force", is_flag=True, help="Replace existing output files.")
+@force_option
 @click.option("--top", type=click.IntRange(min=0), help="Show the N slowest rows (0: all).")
 @click.option(
-    "--sort", type=click.Choice(("order", "time", "flops")), default="order", show_default=True
+    "--sort",
+    type=click.Choice(("order", "time", "flops")),
+    default="order",
+    show_default=True,
+    help="Row order of the layer table.",
 )
 @click.option(
     "--mode",
@@ -111,8 +96,8 @@ if TYPE_CHECKING:
     help="Throughput mode: measure at each batch (the first dim of every input) x each "
     "--streams value, like DL Workbench's group inference.",
 )
-@click.option("--trust-pickle", is_flag=True, help="Allow loading a pickled .pt model.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but the requested document.")
+@trust_pickle_option
+@quiet_option
 def profile_command(
     model: str,
     runtime: str,
@@ -184,7 +169,6 @@ def profile_command(
     from ..runtimes import RunSettings
     from ..runtimes.ceilings import load_cached
 
-    runtime = {"ov": "openvino", "ort": "onnxruntime"}.get(runtime, runtime)
     settings = RunSettings(
         device=device,
         precision=precision,
@@ -205,27 +189,19 @@ def profile_command(
             input_file=input_file,
             ceilings=load_cached(runtime, precision),
         )
+    document: RenderableType
     if fmt == "json":
-        text = jsondoc.dumps(jsondoc.profile_document(report))
-        if output:
-            write_atomically(output, text, force=force)
-        else:
-            click.echo(text, nl=False)
+        document = jsondoc.dumps(jsondoc.profile_document(report))
     else:
         top_n = (
             None
             if top == 0
             else (top if top is not None else (30 if len(report.layers) > 60 else None))
         )
-        renderable = profile_view.render_profile(
+        document = profile_view.render_profile(
             report, sort="time" if top_n and sort == "order" else sort, top=top_n
         )
-        if output:
-            write_atomically(output, render_text(renderable), force=force)
-        elif not quiet:
-            stdout_console().print(renderable)
-    if output and not quiet:
-        echo_err(f"wrote {output}")
+    emit(document, output=output, force=force, quiet=quiet)
     if html_path:
         from ..report.html import profile_html
 
@@ -271,7 +247,6 @@ def _throughput_command(
         parse_int_list(streams_text, "--streams") if streams_text else (None,)
     )
     batches = parse_sweep(sweep_text)[1] if sweep_text else None
-    runtime = {"ov": "openvino", "ort": "onnxruntime"}.get(runtime, runtime)
     settings = RunSettings(
         device=device,
         precision=precision,
@@ -296,17 +271,9 @@ def _throughput_command(
     if fmt == "json":
         from ..report import jsondoc
 
-        text = jsondoc.dumps(throughput_document(report))
-        if output:
-            write_atomically(output, text, force=force)
-        else:
-            click.echo(text, nl=False)
-    elif output:
-        write_atomically(output, render_text(render_throughput(report)), force=force)
-    elif not quiet:
-        stdout_console().print(render_throughput(report))
-    if output and not quiet:
-        echo_err(f"wrote {output}")
+        emit(jsondoc.dumps(throughput_document(report)), output=output, force=force, quiet=quiet)
+    else:
+        emit(render_throughput(report), output=output, force=force, quiet=quiet)
 
 
 def render_throughput(report: ThroughputReport) -> RenderableType:

@@ -10,14 +10,18 @@ from rich.table import Table
 from rich.text import Text
 
 from ..shapes import parse_input_shape
-from .common import (
-    check_outputs,
-    echo_err,
-    model_argument,
-    progress,
-    render_text,
-    stdout_console,
-    write_atomically,
+from ..transforms.prune import IMPORTANCES
+from .common import check_outputs, echo_err, emit, model_argument, progress
+from .options import (
+    before_after_options,
+    finetune_options,
+    force_option,
+    format_option,
+    input_shape_option,
+    output_option,
+    quiet_option,
+    save_option,
+    trust_pickle_option,
 )
 
 
@@ -49,7 +53,12 @@ def _layer_amount(values: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
     help="Prune until MACs are at most this fraction of the original (searched).",
 )
 @click.option(
-    "--importance", type=click.Choice(("l1", "l2", "bn", "taylor")), default="l2", show_default=True
+    "--importance",
+    type=click.Choice(IMPORTANCES),
+    default="l2",
+    show_default=True,
+    help="How channels are ranked: L1 or L2 norm of their weights, BatchNorm scale, or "
+    "first-order Taylor (needs --finetune data).",
 )
 @click.option("--global", "global_pruning", is_flag=True, help="Rank channels across layers.")
 @click.option("--ignore", help="Comma-separated layers to leave alone (default: the classifier).")
@@ -65,38 +74,15 @@ def _layer_amount(values: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
 @click.option("--heads", type=float, help="Share of attention heads to remove (transformers).")
 @click.option("--unstructured", is_flag=True, help="Zero individual weights instead.")
 @click.option("--per-layer", is_flag=True, help="Unstructured: rank weights within each layer.")
-@click.option(
-    "--finetune",
-    metavar="digits|file.py:loaders",
-    help="Fine-tune after pruning and report accuracy before, right after, and after fine-tuning.",
-)
-@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=1x3x224x224")
-@click.option(
-    "--save",
-    type=click.Path(dir_okay=False),
-    help="Write the pruned model (.onnx, .xml, or .pt for PyTorch sources).",
-)
-@click.option(
-    "--profile",
-    "runtime",
-    flag_value="openvino",
-    default=None,
-    help="Measure before and after on OpenVINO, interleaved.",
-)
-@click.option("--runtime", "runtime", type=click.Choice(("openvino", "onnxruntime")))
-@click.option("--threads", type=click.IntRange(min=1))
-@click.option(
-    "--time", "time_budget", type=click.FloatRange(min=0.01), default=1.0, show_default=True
-)
-@click.option("--rounds", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option(
-    "--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True
-)
-@click.option("-o", "--output", type=click.Path(dir_okay=False))
-@click.option("--force", is_flag=True, help="Replace existing output files.")
-@click.option("--trust-pickle", is_flag=True, help="Allow loading a pickled .pt model.")
-@click.option("-q", "--quiet", is_flag=True)
+@finetune_options
+@input_shape_option
+@save_option
+@before_after_options
+@format_option("table", "json")
+@output_option
+@force_option
+@trust_pickle_option
+@quiet_option
 def prune_command(
     model: str,
     amount: float | None,
@@ -192,18 +178,8 @@ def prune_command(
         )
     if result.saved and not quiet:
         echo_err(f"wrote {result.saved}")
-    if fmt == "json":
-        text = jsondoc.dumps(prune_document(result))
-        if output:
-            write_atomically(output, text, force=force)
-        else:
-            click.echo(text, nl=False)
-    else:
-        renderable = prune_view(result)
-        if output:
-            write_atomically(output, render_text(renderable), force=force)
-        elif not quiet:
-            stdout_console().print(renderable)
+    document = jsondoc.dumps(prune_document(result)) if fmt == "json" else prune_view(result)
+    emit(document, output=output, force=force, quiet=quiet)
 
 
 def _side_doc(side: Any) -> dict[str, Any]:

@@ -5,39 +5,18 @@ from __future__ import annotations
 import click
 
 from ..shapes import parse_input_shape
-from .common import (
-    check_outputs,
-    echo_err,
-    model_argument,
-    progress,
-    render_text,
-    stdout_console,
-    write_atomically,
+from .common import check_outputs, echo_err, emit, model_argument, progress
+from .options import (
+    before_after_options,
+    finetune_options,
+    force_option,
+    format_option,
+    input_shape_option,
+    output_option,
+    quiet_option,
+    save_option,
+    trust_pickle_option,
 )
-
-
-def _emit(
-    renderable: object,
-    doc: dict[str, object],
-    fmt: str,
-    output: str | None,
-    force: bool,
-    quiet: bool,
-) -> None:
-    from ..report import jsondoc
-
-    if fmt == "json":
-        text = jsondoc.dumps(doc)
-        if output:
-            write_atomically(output, text, force=force)
-        else:
-            click.echo(text, nl=False)
-    elif output:
-        write_atomically(output, render_text(renderable), force=force)  # type: ignore[arg-type]
-    elif not quiet:
-        stdout_console().print(renderable)
-    if output and not quiet:
-        echo_err(f"wrote {output}")
 
 
 @click.command("separable")
@@ -56,54 +35,15 @@ def _emit(
     help="Replace only layers whose MAC saving is at least this factor.",
 )
 @click.option("--layers", help="Comma-separated layer names or module paths to replace.")
-@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=1x3x224x224")
-@click.option(
-    "--save",
-    type=click.Path(dir_okay=False),
-    help="Write the rewritten model (.onnx, .xml, or .pt for PyTorch sources).",
-)
-@click.option(
-    "--profile",
-    "runtime",
-    flag_value="openvino",
-    default=None,
-    help="Measure the original and the rewrite (OpenVINO), interleaved.",
-)
-@click.option(
-    "--runtime",
-    "runtime",
-    type=click.Choice(("openvino", "onnxruntime")),
-    help="Measure on this runtime (implies --profile).",
-)
-@click.option("--threads", type=click.IntRange(min=1))
-@click.option(
-    "--time",
-    "time_budget",
-    type=click.FloatRange(min=0.01),
-    default=1.0,
-    show_default=True,
-    help="Seconds per measurement pass.",
-)
-@click.option(
-    "--rounds",
-    type=click.IntRange(min=1),
-    default=2,
-    show_default=True,
-    help="Interleaved measurement rounds (A B A B ...).",
-)
-@click.option(
-    "--finetune",
-    metavar="digits|file.py:loaders",
-    help="Fine-tune the rewrite (PyTorch sources) and report accuracies.",
-)
-@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True)
-@click.option(
-    "--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True
-)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
-@click.option("--force", is_flag=True, help="Replace existing output files.")
-@click.option("--trust-pickle", is_flag=True, help="Allow loading a pickled .pt model.")
-@click.option("-q", "--quiet", is_flag=True)
+@input_shape_option
+@save_option
+@before_after_options
+@finetune_options
+@format_option("table", "json")
+@output_option
+@force_option
+@trust_pickle_option
+@quiet_option
 def separable_command(
     model: str,
     multiplier: int,
@@ -128,6 +68,7 @@ def separable_command(
     Eligible layers are convolutions with group 1 and a kernel larger than 1x1. The rewrite
     factors each kernel by truncated SVD (rank m), so it starts from the original weights.
     """
+    from ..report import jsondoc
     from ..report.separable_view import separable_document, separable_table
     from ..rewrite import separable
     from ..runtimes import RunSettings
@@ -170,18 +111,19 @@ def separable_command(
         echo_err(f"wrote {result.report.saved}")
     elif save and not quiet:
         echo_err(f"nothing to rewrite: {save} was not written")
-    _emit(separable_table(result), separable_document(result), fmt, output, force, quiet)
+    document = (
+        jsondoc.dumps(separable_document(result)) if fmt == "json" else separable_table(result)
+    )
+    emit(document, output=output, force=force, quiet=quiet)
 
 
 @click.command("pooling")
 @click.argument("model")
-@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=1x3x224x224")
-@click.option(
-    "--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True
-)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here.")
-@click.option("--force", is_flag=True, help="Replace existing output files.")
-@click.option("-q", "--quiet", is_flag=True)
+@input_shape_option
+@format_option("table", "json")
+@output_option
+@force_option
+@quiet_option
 def pooling_command(
     model: str,
     input_shapes: tuple[str, ...],
@@ -193,6 +135,7 @@ def pooling_command(
     """What a 2x2 or global average pool before each dense layer would save."""
     from ..analysis import analyze
     from ..api import load_graph
+    from ..report import jsondoc
     from ..report.separable_view import pooling_document, pooling_table
     from ..transforms.pooling import pooling_whatif
 
@@ -203,11 +146,9 @@ def pooling_command(
         if not quiet:
             echo_err(f"{graph.name} has no dense layer fed by a flattened spatial map")
         return
-    _emit(
-        pooling_table(graph.name, layers),
-        pooling_document(graph.name, layers),
-        fmt,
-        output,
-        force,
-        quiet,
+    document = (
+        jsondoc.dumps(pooling_document(graph.name, layers))
+        if fmt == "json"
+        else pooling_table(graph.name, layers)
     )
+    emit(document, output=output, force=force, quiet=quiet)

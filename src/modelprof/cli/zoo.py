@@ -8,12 +8,11 @@ import click
 from rich.table import Table
 
 from .common import stdout_console
+from .options import format_option
 
 
 @click.command("zoo")
-@click.option(
-    "--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True
-)
+@format_option("table", "json")
 def zoo_command(fmt: str) -> None:
     """List the built-in models (PyTorch definitions, random weights, no downloads)."""
     from ..frontends import zoo

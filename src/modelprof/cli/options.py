@@ -1,0 +1,204 @@
+"""The options several subcommands share, each declared here once (DESIGN.md, command-line
+conventions), so it reads the same, with the same default and help, wherever it appears.
+
+Only click is imported: ``cli/main.py`` imports a subcommand's module (and this one) when it
+runs, and ``modelprof count`` must not pay for a runtime's import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: what ``--runtime`` also accepts, and the names the commands receive instead
+RUNTIME_ALIASES = {"ov": "openvino", "ort": "onnxruntime"}
+RUNTIMES = ("openvino", "onnxruntime", *RUNTIME_ALIASES)
+
+
+def _runtime_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    return RUNTIME_ALIASES.get(value, value) if value else value
+
+
+# -- the model and its inputs --------------------------------------------------------------------
+
+
+def input_shape_option(f: F) -> F:
+    return click.option(
+        "--input-shape",
+        "input_shapes",
+        multiple=True,
+        metavar="NAME=1x3x224x224",
+        help="Bind an input's shape (repeatable); NAME:1x3x224x224 and :dtype suffixes "
+        "(ids=1x128:int64) are accepted.",
+    )(f)
+
+
+def trust_pickle_option(f: F) -> F:
+    return click.option("--trust-pickle", is_flag=True, help="Allow loading a pickled .pt model.")(
+        f
+    )
+
+
+def rules_option(f: F) -> F:
+    return click.option(
+        "--rules",
+        "rules",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="A Python file that registers cost rules for custom ops (repeatable).",
+    )(f)
+
+
+def count_bias_option(f: F) -> F:
+    return click.option(
+        "--count-bias", is_flag=True, help="Count bias adds (1 FLOP per output element)."
+    )(f)
+
+
+# -- where the report goes -----------------------------------------------------------------------
+
+
+def format_option(*choices: str) -> Callable[[F], F]:
+    """``--format`` with these choices, ``table`` first and the default."""
+
+    def decorate(f: F) -> F:
+        return click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(choices),
+            default="table",
+            show_default=True,
+            help="Report format.",
+        )(f)
+
+    return decorate
+
+
+def output_option(f: F) -> F:
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, allow_dash=True),
+        help="Write the report to this file instead ('-': standard output).",
+    )(f)
+
+
+def force_option(f: F) -> F:
+    return click.option("--force", is_flag=True, help="Replace existing output files.")(f)
+
+
+def quiet_option(f: F) -> F:
+    return click.option(
+        "-q", "--quiet", is_flag=True, help="Print nothing but the requested document."
+    )(f)
+
+
+def save_option(f: F) -> F:
+    return click.option(
+        "--save",
+        type=click.Path(dir_okay=False),
+        help="Write the new model here (.onnx, .xml, or .pt for PyTorch sources).",
+    )(f)
+
+
+# -- measuring -----------------------------------------------------------------------------------
+
+
+def runtime_options(f: F) -> F:
+    """``--runtime``, ``--device``, ``--precision`` and ``--threads``: what a measurement runs
+    on. The command receives the runtime's full name (``ort`` arrives as ``onnxruntime``)."""
+    f = threads_option(f)
+    f = click.option(
+        "--precision",
+        type=click.Choice(("f32", "bf16", "f16")),
+        default="f32",
+        show_default=True,
+        help="Inference precision (set explicitly, and reported).",
+    )(f)
+    f = click.option(
+        "--device",
+        default="CPU",
+        show_default=True,
+        help="OpenVINO device (CPU, AUTO, ...) or ONNX Runtime provider (CPU, CUDA).",
+    )(f)
+    return click.option(
+        "--runtime",
+        type=click.Choice(RUNTIMES),
+        default="openvino",
+        show_default=True,
+        callback=_runtime_name,
+        help="Runtime to measure on (ov and ort are short for openvino and onnxruntime).",
+    )(f)
+
+
+def threads_option(f: F) -> F:
+    return click.option(
+        "--threads", type=click.IntRange(min=1), help="Inference threads (default: all)."
+    )(f)
+
+
+def warmup_option(f: F) -> F:
+    return click.option(
+        "--warmup",
+        type=click.IntRange(min=0),
+        default=10,
+        show_default=True,
+        help="Untimed runs before timing starts.",
+    )(f)
+
+
+def before_after_options(f: F) -> F:
+    """``--profile``/``--runtime`` (both set ``runtime``: None, or the runtime to measure the
+    model before and after on), ``--threads``, ``--time`` and ``--rounds``: for commands that
+    make a new model and may measure it against the original."""
+    f = click.option(
+        "--rounds",
+        type=click.IntRange(min=1),
+        default=2,
+        show_default=True,
+        help="Interleaved measurement rounds (A B A B ...).",
+    )(f)
+    f = click.option(
+        "--time",
+        "time_budget",
+        type=click.FloatRange(min=0.01),
+        default=1.0,
+        show_default=True,
+        help="Seconds per measurement pass.",
+    )(f)
+    f = threads_option(f)
+    f = click.option(
+        "--runtime",
+        "runtime",
+        type=click.Choice(RUNTIMES),
+        callback=_runtime_name,
+        help="Measure before and after on this runtime (implies --profile).",
+    )(f)
+    return click.option(
+        "--profile",
+        "runtime",
+        flag_value="openvino",
+        default=None,
+        help="Measure before and after on OpenVINO, interleaved.",
+    )(f)
+
+
+def finetune_options(f: F) -> F:
+    """``--finetune`` and ``--epochs``, for commands that make a new PyTorch model."""
+    f = click.option(
+        "--epochs",
+        type=click.IntRange(min=1),
+        default=5,
+        show_default=True,
+        help="Fine-tuning epochs (with --finetune).",
+    )(f)
+    return click.option(
+        "--finetune",
+        metavar="digits|file.py:loaders",
+        help="Fine-tune the new model (PyTorch sources) on this data and report accuracy "
+        "before, right after the change, and after fine-tuning.",
+    )(f)

@@ -1,0 +1,178 @@
+"""What every command shares: its options' help, and ``-o -``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import click
+import pytest
+
+from modelprof.cli.main import cli, main
+
+MODELPROF = [sys.executable, "-m", "modelprof.cli.main"]
+
+
+def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "MODELPROF_CACHE": str(cwd / "cache")}
+    return subprocess.run(
+        [*MODELPROF, *args], capture_output=True, text=True, env=env, cwd=cwd, check=False
+    )
+
+
+def commands() -> dict[str, click.Command]:
+    ctx = click.Context(cli)
+    found = {name: cli.get_command(ctx, name) for name in cli.list_commands(ctx)}
+    return {name: command for name, command in found.items() if command is not None}
+
+
+# -- help -----------------------------------------------------------------------------------------
+
+
+def test_every_command_is_listed_and_every_option_has_one_line_of_help(tmp_path: Path) -> None:
+    listed = run(tmp_path, "--help").stdout
+    assert set(commands()) == {
+        "count",
+        "profile",
+        "device",
+        "compare",
+        "separable",
+        "pooling",
+        "prune",
+        "crosscheck",
+        "check",
+        "diff",
+        "zoo",
+    }
+    missing = []
+    for name, command in commands().items():
+        assert name in listed
+        for param in command.params:
+            if isinstance(param, click.Option) and (not param.help or "\n" in param.help):
+                missing.append(f"{name} {'/'.join(param.opts)}")
+    assert missing == []
+
+
+#: flags whose meaning differs by command (a different default or a different unit of work)
+COMMAND_SPECIFIC = {
+    "--iterations",  # per pass (profile, device) or per model and round (compare)
+    "--profile",  # compare: also time the models; separable/prune: before and after
+    "--quiet",  # check prints its verdict lines even then
+    "--rounds",
+    "--runtime",  # separable/prune: no default, it turns measuring on
+    "--sort",
+    "--sweep",  # input sizes (count) or batches (profile's throughput mode)
+    "--time",
+    "--top",
+}
+
+
+def test_an_option_reads_the_same_in_every_command() -> None:
+    seen: dict[str, dict[tuple[object, ...], list[str]]] = defaultdict(lambda: defaultdict(list))
+    for name, command in commands().items():
+        for param in command.params:
+            if isinstance(param, click.Option):
+                flag = max(param.opts, key=len)
+                choices = None if flag == "--format" else getattr(param.type, "choices", None)
+                seen[flag][(param.help, repr(param.default), choices, param.metavar)].append(name)
+    differing = {
+        flag: dict(variants)
+        for flag, variants in seen.items()
+        if len(variants) > 1 and flag not in COMMAND_SPECIFIC
+    }
+    assert differing == {}
+    assert len([flag for flag, variants in seen.items() if len(variants) == 1]) > 10
+
+
+# -- -o - ----------------------------------------------------------------------------------------
+
+SMALL_DEVICE = ["--matmul-size", "64", "--stream-mib", "1", "--iterations", "3", "--threads", "1"]
+FAST_ORT = ["--runtime", "ort", "--iterations", "3", "--warmup", "1"]
+DOCUMENTS = {
+    "count": (["count", "seed-cnn"], "count"),
+    "count --sweep": (["count", "seed-cnn", "--sweep", "batch=1,2"], "count"),
+    "diff": (["diff", "seed-cnn", "seed-separable"], "diff"),
+    "compare": (["compare", "seed-cnn", "seed-separable"], "compare"),
+    "separable": (["separable", "seed-cnn"], "separable"),
+    "pooling": (["pooling", "seed-cnn"], "pooling"),
+    "prune": (["prune", "seed-cnn", "--unstructured", "--amount", "0.5"], "prune"),
+    "crosscheck": (["crosscheck", "seed-cnn"], "crosscheck"),
+    "profile": (["profile", "seed-cnn", *FAST_ORT], "profile"),
+    "profile throughput": (["profile", "seed-cnn", *FAST_ORT, "--streams", "1"], "profile"),
+    "device": (["device", "--runtime", "ort", "--no-cache", *SMALL_DEVICE], "device"),
+}
+
+
+@pytest.mark.parametrize("case", DOCUMENTS)
+def test_dash_output_is_standard_output(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args, kind = DOCUMENTS[case]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MODELPROF_CACHE", str(tmp_path / "cache"))
+    assert main([*args, "--format", "json", "-o", "-"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["kind"] == kind  # the document and nothing else
+    assert "wrote" not in captured.err
+    assert list(tmp_path.iterdir()) == []  # no file named "-"
+
+
+def test_dash_output_prints_what_a_file_would_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for fmt in ("table", "json", "csv", "md"):
+        assert main(["count", "seed-cnn", "--format", fmt, "-o", f"r.{fmt}", "-q"]) == 0
+        assert main(["count", "seed-cnn", "--format", fmt, "-o", "-", "-q"]) == 0
+        captured = capsys.readouterr()
+        assert captured.out == (tmp_path / f"r.{fmt}").read_text(), fmt
+        assert captured.err == ""
+    table = (tmp_path / "r.table").read_text()
+    assert "394,780" in table and "\x1b" not in table  # plain text, even with --quiet
+
+
+def test_dash_output_in_a_pipe_beside_a_saved_model(tmp_path: Path) -> None:
+    args = ("separable", "seed-cnn", "--format", "json")
+    result = run(tmp_path, *args, "--save", "sep.onnx")
+    piped = run(tmp_path, *args, "--save", "x.onnx", "-o", "-")
+    assert result.returncode == piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout) == json.loads(result.stdout) | {"saved": "x.onnx"}
+    assert "wrote x.onnx" in piped.stderr and (tmp_path / "x.onnx").is_file()
+    assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize("case", ["prune", "crosscheck"])
+def test_a_file_output_is_announced_on_stderr(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args, kind = DOCUMENTS[case]
+    out = tmp_path / "report.json"
+    assert main([*args, "--format", "json", "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(out.read_text())["kind"] == kind
+    assert captured.out == "" and f"wrote {out}" in captured.err
+
+
+def test_quiet_leaves_out_the_table_in_every_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for args in (["count", "seed-cnn"], ["diff", "seed-cnn", "seed-separable"]):
+        assert main([*args, "-q"]) == 0
+        assert capsys.readouterr().out == "", args
+
+
+# -- runtimes --------------------------------------------------------------------------------------
+
+
+def test_measuring_before_and_after_takes_the_runtime_short_names(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["prune", "seed-cnn", "--unstructured", "--amount", "0.5", "--runtime", "ort"]
+    assert main([*args, "--time", "0.05", "--rounds", "1", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["before"]["profile"]["runtime"] == doc["after"]["profile"]["runtime"]
+    assert doc["after"]["profile"]["runtime"] == "onnxruntime"
