@@ -1,4 +1,5 @@
-"""What every command shares: its options' help, and ``-o -``."""
+"""What every command shares: its options' help, ``-o -``, and refusing options that would do
+nothing."""
 
 from __future__ import annotations
 
@@ -165,7 +166,86 @@ def test_quiet_leaves_out_the_table_in_every_command(
         assert capsys.readouterr().out == "", args
 
 
-# -- runtimes --------------------------------------------------------------------------------------
+# -- options that would do nothing -----------------------------------------------------------------
+
+REFUSED = [
+    (["separable", "missing.onnx", "--epochs", "3"], "--epochs needs --finetune"),
+    (["prune", "missing.onnx", "--epochs", "3"], "--epochs needs --finetune"),
+    (
+        ["separable", "missing.onnx", "--threads", "2", "--rounds", "3"],
+        "--threads and --rounds need --profile or --runtime",
+    ),
+    (["prune", "missing.onnx", "--time", "0.5"], "--time needs --profile or --runtime"),
+    (
+        ["prune", "missing.onnx", "--unstructured", "--amount", "0.5", "--steps", "2"],
+        "--steps needs structured pruning: --unstructured zeroes weights, removing no channel "
+        "and no MAC",
+    ),
+    (["prune", "missing.onnx", "--per-layer"], "--per-layer needs --unstructured"),
+    (
+        ["profile", "missing.onnx", "--runtime", "ort", "--cache-dir", "cache"],
+        "--cache-dir needs --runtime openvino",
+    ),
+    (
+        ["profile", "missing.onnx", "--optimization", "basic"],
+        "--optimization needs --runtime onnxruntime",
+    ),
+    (
+        ["profile", "missing.onnx", "--iterations", "5", "--time", "1"],
+        "give --iterations or --time, not both",
+    ),
+    (
+        ["profile", "missing.onnx", "--format", "json", "--top", "5", "--sort", "time"],
+        "--top and --sort need --format table (JSON has every layer)",
+    ),
+    (
+        ["profile", "missing.onnx", "--streams", "2", "--sort", "time"],
+        "--sort needs latency mode (per-layer times)",
+    ),
+    (
+        ["profile", "missing.onnx", "--streams", "2", "--html", "r.html"],
+        "--html is a latency-mode report: drop it with --mode throughput",
+    ),
+    (
+        ["device", "--cached", "--threads", "2", "--no-cache"],
+        "--no-cache needs a measurement, which --cached does not make",
+    ),
+    (
+        ["device", "--cached", "--stream-mib", "8", "--matmul-size", "512", "--iterations", "3"],
+        "--iterations, --matmul-size and --stream-mib need a measurement, which --cached does "
+        "not make",
+    ),
+    (
+        ["compare", "missing.onnx", "seed-cnn", "--runtime", "ort", "--warmup", "1"],
+        "--runtime and --warmup need --profile",
+    ),
+    (
+        ["count", "missing.onnx", "--format", "json", "--top", "3"],
+        "--top needs --format table, csv or md (JSON has every layer)",
+    ),
+    (["count", "missing.onnx", "--format", "csv", "--depth", "2"], "--depth needs --format table"),
+    (
+        ["count", "missing.onnx", "--sweep", "batch=1,2", "--sort", "flops"],
+        "--sort needs the per-layer table, which --sweep and --symbolic do not print",
+    ),
+    (
+        ["diff", "a.json", "b.json", "--format", "json", "--all"],
+        "--all needs --format table or md (JSON has every layer)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), REFUSED, ids=[" ".join(a) for a, _ in REFUSED])
+def test_an_option_that_would_do_nothing_is_refused_before_any_work(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    # the model does not exist and --cached has nothing cached: an error about either would
+    # mean work started before the options were checked
+    result = run(tmp_path, *args, "-o", "report.txt")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == f"modelprof: error: {message}\n"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_measuring_before_and_after_takes_the_runtime_short_names(

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 import click
 
 from ..shapes import parse_input_shape
-from .common import emit
+from .common import check_outputs, emit
 from .options import (
     force_option,
     format_option,
     input_shape_option,
     output_option,
     quiet_option,
+    refuse_unless,
     runtime_options,
     warmup_option,
 )
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from ..compare import CompareReport
+
+#: what only acts with --profile
+MEASURE_ONLY = ("runtime", "device", "precision", "threads", "rounds", "iterations", "warmup")
 
 
 @click.command("compare")
@@ -53,7 +57,9 @@ if TYPE_CHECKING:
 @output_option
 @force_option
 @quiet_option
+@click.pass_context
 def compare_command(
+    ctx: click.Context,
     models: tuple[str, ...],
     do_profile: bool,
     runtime: str,
@@ -83,6 +89,8 @@ def compare_command(
 
     if len(models) < 2:
         raise click.UsageError("compare needs at least two models")
+    refuse_unless(ctx, do_profile, MEASURE_ONLY, "--profile")
+    check_outputs(output, force=force)
     settings = RunSettings(device=device, precision=precision, threads=threads, warmup=warmup)
     specs = [parse_input_shape(s) for s in input_shapes]
     report = compare(

@@ -19,6 +19,7 @@ from .options import (
     input_shape_option,
     output_option,
     quiet_option,
+    refuse_unless,
     rules_option,
     trust_pickle_option,
 )
@@ -79,7 +80,9 @@ class StrictFailure(ModelprofError):
 @click.option("--strict", is_flag=True, help="Exit 1 when any op could not be counted.")
 @trust_pickle_option
 @quiet_option
+@click.pass_context
 def count_command(
+    ctx: click.Context,
     model: str,
     input_shapes: tuple[str, ...],
     fmt: str,
@@ -113,18 +116,23 @@ def count_command(
     gc.disable()
     if depth and by_op:
         raise click.UsageError("give --depth or --by-op, not both")
+    if sweep_text and symbolic_text:
+        raise click.UsageError("--sweep and --symbolic cannot be combined")
+    refuse_unless(
+        ctx,
+        not (sweep_text or symbolic_text),
+        ("depth", "by_op", "top", "sort"),
+        "the per-layer table, which --sweep and --symbolic do not print",
+    )
+    refuse_unless(ctx, fmt == "table", ("depth", "by_op"), "--format table")
+    refuse_unless(
+        ctx, fmt != "json", ("top", "sort"), "--format table, csv or md (JSON has every layer)"
+    )
     source = model_argument(model, trust_pickle)
     specs = [parse_input_shape(s) for s in input_shapes]
     for path in rules:
         load_rules(path)
     if sweep_text or symbolic_text:
-        if sweep_text and symbolic_text:
-            raise click.UsageError("--sweep and --symbolic cannot be combined")
-        if depth or by_op or top is not None or sort != "order":
-            raise click.UsageError(
-                "--depth, --by-op, --top and --sort shape the per-layer table, which "
-                "--sweep and --symbolic do not print"
-            )
         _sizes(
             source,
             specs or None,

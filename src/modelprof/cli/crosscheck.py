@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..shapes import parse_input_shape
-from .common import emit, model_argument, progress
+from .common import check_outputs, emit, model_argument, progress
 from .options import (
     force_option,
     format_option,
@@ -44,6 +44,7 @@ def crosscheck_command(
     from ..report import jsondoc
     from ..report.units import human
 
+    check_outputs(output, force=force)
     specs = [parse_input_shape(s) for s in input_shapes]
     with progress(f"converting {model} through every route...", quiet=quiet):
         result = crosscheck(model_argument(model, trust_pickle), specs or None)

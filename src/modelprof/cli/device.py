@@ -15,12 +15,13 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .common import echo_err, emit
+from .common import check_outputs, echo_err, emit
 from .options import (
     force_option,
     format_option,
     output_option,
     quiet_option,
+    refuse_unless,
     runtime_options,
 )
 
@@ -54,7 +55,9 @@ from .options import (
 @output_option
 @force_option
 @quiet_option
+@click.pass_context
 def device_command(
+    ctx: click.Context,
     runtime: str,
     device: str,
     precision: str,
@@ -81,6 +84,13 @@ def device_command(
     from ..errors import ModelprofError
     from ..runtimes import ceilings as cache
 
+    refuse_unless(
+        ctx,
+        not show_cached,
+        ("iterations", "matmul_size", "stream_mib", "no_cache"),
+        "a measurement, which --cached does not make",
+    )
+    check_outputs(output, force=force)
     path = cache.cache_path(runtime, precision, device)
     if show_cached:
         stored = cache.load_document(runtime, precision, device)

@@ -28,6 +28,7 @@ from .options import (
     input_shape_option,
     output_option,
     quiet_option,
+    refuse_unless,
     rules_option,
 )
 
@@ -63,7 +64,9 @@ MARKS = {"removed": "-", "added": "+", "changed": "~", "same": "="}
 @count_bias_option
 @rules_option
 @quiet_option
+@click.pass_context
 def diff_command(
+    ctx: click.Context,
     a: str,
     b: str,
     input_shapes: tuple[str, ...],
@@ -88,6 +91,12 @@ def diff_command(
     from ..api import load_rules
     from ..diffing import diff_document, diff_documents
 
+    refuse_unless(
+        ctx,
+        fmt != "json",
+        ("show_all", "sort", "top"),
+        "--format table or md (JSON has every layer)",
+    )
     specs = [parse_input_shape(s) for s in input_shapes]
     for path in rules:
         load_rules(path)

@@ -1,5 +1,6 @@
 """The options several subcommands share, each declared here once (DESIGN.md, command-line
-conventions), so it reads the same, with the same default and help, wherever it appears.
+conventions), so it reads the same, with the same default and help, wherever it appears; and
+the check that refuses options given where they would do nothing.
 
 Only click is imported: ``cli/main.py`` imports a subcommand's module (and this one) when it
 runs, and ``modelprof count`` must not pay for a runtime's import.
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -187,6 +189,10 @@ def before_after_options(f: F) -> F:
     )(f)
 
 
+#: the options of :func:`before_after_options` that only act when measuring
+MEASURE_ONLY = ("threads", "time_budget", "rounds")
+
+
 def finetune_options(f: F) -> F:
     """``--finetune`` and ``--epochs``, for commands that make a new PyTorch model."""
     f = click.option(
@@ -202,3 +208,32 @@ def finetune_options(f: F) -> F:
         help="Fine-tune the new model (PyTorch sources) on this data and report accuracy "
         "before, right after the change, and after fine-tuning.",
     )(f)
+
+
+# -- refusing what would do nothing ---------------------------------------------------------------
+
+
+def given(ctx: click.Context, *names: str) -> list[str]:
+    """The options among ``names`` (parameter names) set on the command line, each as its
+    long flag, in the order of the command's help."""
+    flags = []
+    for param in ctx.command.params:
+        if param.name in names and ctx.get_parameter_source(param.name) not in (
+            None,
+            ParameterSource.DEFAULT,
+            ParameterSource.DEFAULT_MAP,
+        ):
+            flags.append(max(param.opts, key=len))
+    return flags
+
+
+def refuse_unless(ctx: click.Context, condition: bool, names: tuple[str, ...], needed: str) -> None:
+    """Exit 2 with one line, before any work, when options among ``names`` were given but
+    ``condition``, which they need, does not hold: they would be silently ignored. ``needed``
+    completes "--epochs needs ..." (say "--finetune")."""
+    if condition:
+        return
+    flags = given(ctx, *names)
+    if flags:
+        listed = flags[0] if len(flags) == 1 else f"{', '.join(flags[:-1])} and {flags[-1]}"
+        raise click.UsageError(f"{listed} {'needs' if len(flags) == 1 else 'need'} {needed}")

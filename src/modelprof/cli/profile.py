@@ -11,9 +11,11 @@ from .common import check_outputs, echo_err, emit, model_argument, progress, wri
 from .options import (
     force_option,
     format_option,
+    given,
     input_shape_option,
     output_option,
     quiet_option,
+    refuse_unless,
     runtime_options,
     trust_pickle_option,
     warmup_option,
@@ -98,7 +100,9 @@ if TYPE_CHECKING:
 )
 @trust_pickle_option
 @quiet_option
+@click.pass_context
 def profile_command(
+    ctx: click.Context,
     model: str,
     runtime: str,
     device: str,
@@ -135,12 +139,21 @@ def profile_command(
     report gives FPS (batch x completed inferences / elapsed) and per-request latency for
     each (batch, streams) point.
     """
-    check_outputs(output, html_path, force=force)
-    source = model_argument(model, trust_pickle)
     wants_throughput = bool(streams_text or requests is not None or sweep_text)
     if mode == "latency" and wants_throughput:
         raise click.UsageError("--streams, --requests and --sweep need --mode throughput")
-    if mode == "throughput" or (mode is None and wants_throughput):
+    throughput_mode = mode == "throughput" or (mode is None and wants_throughput)
+    if throughput_mode and html_path:
+        raise click.UsageError("--html is a latency-mode report: drop it with --mode throughput")
+    if iterations is not None and given(ctx, "time_budget"):
+        raise click.UsageError("give --iterations or --time, not both")
+    refuse_unless(ctx, runtime == "openvino", ("cache_dir",), "--runtime openvino")
+    refuse_unless(ctx, runtime == "onnxruntime", ("optimization",), "--runtime onnxruntime")
+    refuse_unless(ctx, not throughput_mode, ("top", "sort"), "latency mode (per-layer times)")
+    refuse_unless(ctx, fmt == "table", ("top", "sort"), "--format table (JSON has every layer)")
+    check_outputs(output, html_path, force=force)
+    source = model_argument(model, trust_pickle)
+    if throughput_mode:
         _throughput_command(
             source,
             runtime=runtime,
@@ -239,8 +252,6 @@ def _throughput_command(
     from ..runtimes import RunSettings
     from ..throughput import parse_int_list, parse_sweep, throughput, throughput_document
 
-    if html_path:
-        raise click.UsageError("--html is a latency-mode report: drop it with --mode throughput")
     if requests is not None and requests < 1:
         raise click.BadParameter(f"{requests} is not at least 1", param_hint="'--requests'")
     streams: tuple[int | None, ...] = (

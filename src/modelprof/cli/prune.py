@@ -13,6 +13,7 @@ from ..shapes import parse_input_shape
 from ..transforms.prune import IMPORTANCES
 from .common import check_outputs, echo_err, emit, model_argument, progress
 from .options import (
+    MEASURE_ONLY,
     before_after_options,
     finetune_options,
     force_option,
@@ -20,8 +21,21 @@ from .options import (
     input_shape_option,
     output_option,
     quiet_option,
+    refuse_unless,
     save_option,
     trust_pickle_option,
+)
+
+#: what only acts on structured pruning
+STRUCTURED_ONLY = (
+    "target_macs",
+    "heads",
+    "global_pruning",
+    "layer_amount",
+    "round_to",
+    "steps",
+    "importance",
+    "ignore",
 )
 
 
@@ -83,7 +97,9 @@ def _layer_amount(values: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
 @force_option
 @trust_pickle_option
 @quiet_option
+@click.pass_context
 def prune_command(
+    ctx: click.Context,
     model: str,
     amount: float | None,
     target_macs: float | None,
@@ -123,28 +139,15 @@ def prune_command(
 
     if amount is not None and target_macs is not None:
         raise click.UsageError("give --amount or --target-macs, not both")
-    if unstructured:
-        structured_only = [
-            name
-            for name, given in (
-                ("--target-macs", target_macs is not None),
-                ("--heads", heads is not None),
-                ("--global", global_pruning),
-                ("--layer-amount", bool(layer_amount)),
-                ("--round-to", round_to is not None),
-                ("--steps", steps != 1),
-                ("--importance", importance != "l2"),
-                ("--ignore", ignore is not None),
-            )
-            if given
-        ]
-        if structured_only:
-            raise click.UsageError(
-                f"{', '.join(structured_only)}: structured pruning only (zeroing weights "
-                "removes no channels and no MACs)"
-            )
-    elif per_layer:
-        raise click.UsageError("--per-layer goes with --unstructured")
+    refuse_unless(ctx, runtime is not None, MEASURE_ONLY, "--profile or --runtime")
+    refuse_unless(ctx, finetune is not None, ("epochs",), "--finetune")
+    refuse_unless(
+        ctx,
+        not unstructured,
+        STRUCTURED_ONLY,
+        "structured pruning: --unstructured zeroes weights, removing no channel and no MAC",
+    )
+    refuse_unless(ctx, unstructured, ("per_layer",), "--unstructured")
     check_outputs(save, output, force=force)
     plan = StructuredPlan(
         amount=amount if amount is not None else 0.5,

@@ -7,6 +7,7 @@ import click
 from ..shapes import parse_input_shape
 from .common import check_outputs, echo_err, emit, model_argument, progress
 from .options import (
+    MEASURE_ONLY,
     before_after_options,
     finetune_options,
     force_option,
@@ -14,6 +15,7 @@ from .options import (
     input_shape_option,
     output_option,
     quiet_option,
+    refuse_unless,
     save_option,
     trust_pickle_option,
 )
@@ -44,7 +46,9 @@ from .options import (
 @force_option
 @trust_pickle_option
 @quiet_option
+@click.pass_context
 def separable_command(
+    ctx: click.Context,
     model: str,
     multiplier: int,
     min_saving: float | None,
@@ -73,6 +77,8 @@ def separable_command(
     from ..rewrite import separable
     from ..runtimes import RunSettings
 
+    refuse_unless(ctx, runtime is not None, MEASURE_ONLY, "--profile or --runtime")
+    refuse_unless(ctx, finetune is not None, ("epochs",), "--finetune")
     check_outputs(save, output, force=force)
     specs = [parse_input_shape(s) for s in input_shapes]
     names = [n.strip() for n in layers.split(",") if n.strip()] if layers else None
@@ -139,6 +145,7 @@ def pooling_command(
     from ..report.separable_view import pooling_document, pooling_table
     from ..transforms.pooling import pooling_whatif
 
+    check_outputs(output, force=force)
     specs = [parse_input_shape(s) for s in input_shapes]
     graph = load_graph(model, specs or None)
     layers = pooling_whatif(graph, analyze(graph))
