@@ -78,8 +78,9 @@ def device_command(
     elementwise Mul streaming a 64 MiB tensor (read once, written once). Each rate is the work
     over the median time the runtime's profiler gives those layers, as `modelprof profile`
     times layers. Both are estimates of what this runtime reaches here with these threads, not
-    datasheet peaks. The result is cached per machine, runtime and precision, and `modelprof
-    profile` then marks each layer compute- or memory-bound.
+    datasheet peaks. The result is cached per machine, runtime, device, precision and
+    --threads, and `modelprof profile` with the same settings then marks each layer compute- or
+    memory-bound; --cached shows what is stored for them.
     """
     from ..errors import ModelprofError
     from ..runtimes import ceilings as cache
@@ -91,13 +92,16 @@ def device_command(
         "a measurement, which --cached does not make",
     )
     check_outputs(output, force=force)
-    path = cache.cache_path(runtime, precision, device)
     if show_cached:
-        stored = cache.load_document(runtime, precision, device)
-        if stored is None or cache.load_cached(runtime, precision, device) is None:
+        path = cache.cache_path(runtime, precision, device, threads=threads)
+        stored = cache.load_document(runtime, precision, device, threads=threads)
+        if stored is None or cache.load_cached(runtime, precision, device, threads=threads) is None:
+            with_threads = f" with {threads} threads" if threads else ""
+            threads_flag = f" --threads {threads}" if threads else ""
             raise ModelprofError(
-                f"no ceilings cached for {runtime} at {precision} on this machine ({path}): "
-                f"run 'modelprof device --runtime {runtime} --precision {precision}'"
+                f"no ceilings cached for {runtime} at {precision}{with_threads} on this machine "
+                f"({path}): run 'modelprof device --runtime {runtime} --precision {precision}"
+                f"{threads_flag}'"
             )
         document = {**stored, "cache_path": str(path), "cached": True}
     else:
@@ -115,8 +119,8 @@ def device_command(
         )
         document = result.to_dict()
         if not no_cache:
-            cache.save(result.ceilings, document, device=device)
-        document = {**document, "cache_path": str(path), "cached": not no_cache}
+            cache.save(result.ceilings, document, key=result.key)
+        document = {**document, "cache_path": str(result.key.path), "cached": not no_cache}
 
     if fmt == "json":
         from ..report import jsondoc

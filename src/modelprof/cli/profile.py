@@ -200,7 +200,7 @@ def profile_command(
             runtime=runtime,
             settings=settings,
             input_file=input_file,
-            ceilings=load_cached(runtime, precision),
+            ceilings=load_cached(runtime, precision, device, threads=threads),
         )
     document: RenderableType
     if fmt == "json":
