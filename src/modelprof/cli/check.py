@@ -13,8 +13,8 @@ import click
 
 from ..errors import ModelprofError
 from ..shapes import parse_input_shape
+from . import options
 from .common import echo_err
-from .options import count_bias_option, input_shape_option, rules_option
 
 
 @click.command("check")
@@ -34,7 +34,7 @@ from .options import count_bias_option, input_shape_option, rules_option
     metavar="SIZE",
     help="Budget for peak activation memory (e.g. 10MB).",
 )
-@input_shape_option
+@options.input_shape_option
 @click.option(
     "--allow-unsupported",
     is_flag=True,
@@ -47,8 +47,8 @@ from .options import count_bias_option, input_shape_option, rules_option
     help="Read budgets from this pyproject.toml's [tool.modelprof] table instead of the "
     "nearest one above the current folder.",
 )
-@count_bias_option
-@rules_option
+@options.count_bias_option
+@options.rules_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only the exceeded budgets.")
 @click.pass_context
 def check_command(

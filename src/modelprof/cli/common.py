@@ -24,13 +24,7 @@ def write_atomically(path: str | os.PathLike[str], text: str, *, force: bool) ->
     """Write ``text`` to ``path`` all at once: never a half-written file, and never over an
     existing file unless ``force`` (the existence check and the write are one atomic step)."""
     target = Path(path)
-    if target.is_dir():
-        raise ModelprofError(f"{target} is a directory")
-    if target.exists() and not force:
-        raise OutputExistsError(f"{target} exists; pass --force to replace it")
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise ModelprofError(f"cannot write {target}: folder {parent} does not exist")
+    parent = _writable(target, force=force)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
     except OSError as exc:
@@ -140,10 +134,17 @@ def check_outputs(*paths: str | None, force: bool) -> None:
     if len(set(resolved)) != len(resolved):
         raise ModelprofError("two outputs name the same file; give each its own path")
     for target in given:
-        if target.is_dir():
-            raise ModelprofError(f"{target} is a directory")
-        if target.exists() and not force:
-            raise OutputExistsError(f"{target} exists; pass --force to replace it")
-        parent = target.parent if str(target.parent) else Path(".")
-        if not parent.is_dir():
-            raise ModelprofError(f"cannot write {target}: folder {parent} does not exist")
+        _writable(target, force=force)
+
+
+def _writable(target: Path, *, force: bool) -> Path:
+    """``target``'s folder, once it is clear that ``target`` may be written: not a folder
+    itself, not an existing file (unless ``force``), in a folder that exists."""
+    if target.is_dir():
+        raise ModelprofError(f"{target} is a directory")
+    if target.exists() and not force:
+        raise OutputExistsError(f"{target} exists; pass --force to replace it")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise ModelprofError(f"cannot write {target}: folder {parent} does not exist")
+    return parent

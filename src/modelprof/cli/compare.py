@@ -7,17 +7,8 @@ from typing import TYPE_CHECKING
 import click
 
 from ..shapes import parse_input_shape
+from . import options
 from .common import check_outputs, emit
-from .options import (
-    force_option,
-    format_option,
-    input_shape_option,
-    output_option,
-    quiet_option,
-    refuse_unless,
-    runtime_options,
-    warmup_option,
-)
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -36,7 +27,7 @@ MEASURE_ONLY = ("runtime", "device", "precision", "threads", "rounds", "iteratio
     is_flag=True,
     help="Also measure end-to-end latency, interleaved (A B A B ...), one process per model.",
 )
-@runtime_options
+@options.runtime_options
 @click.option(
     "--rounds",
     type=click.IntRange(min=1),
@@ -51,12 +42,10 @@ MEASURE_ONLY = ("runtime", "device", "precision", "threads", "rounds", "iteratio
     show_default=True,
     help="Timed runs per model per round.",
 )
-@warmup_option
-@input_shape_option
-@format_option("table", "json")
-@output_option
-@force_option
-@quiet_option
+@options.warmup_option
+@options.input_shape_option
+@options.report_options("table", "json")
+@options.quiet_option
 @click.pass_context
 def compare_command(
     ctx: click.Context,
@@ -89,7 +78,7 @@ def compare_command(
 
     if len(models) < 2:
         raise click.UsageError("compare needs at least two models")
-    refuse_unless(ctx, do_profile, MEASURE_ONLY, "--profile")
+    options.refuse_unless(ctx, do_profile, MEASURE_ONLY, "--profile")
     check_outputs(output, force=force)
     settings = RunSettings(device=device, precision=precision, threads=threads, warmup=warmup)
     specs = [parse_input_shape(s) for s in input_shapes]

@@ -11,18 +11,8 @@ import click
 from ..errors import ModelprofError
 from ..report.terminal import SORT_KEYS
 from ..shapes import parse_input_shape
+from . import options
 from .common import echo_err, emit, model_argument
-from .options import (
-    count_bias_option,
-    force_option,
-    format_option,
-    input_shape_option,
-    output_option,
-    quiet_option,
-    refuse_unless,
-    rules_option,
-    trust_pickle_option,
-)
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -40,10 +30,8 @@ class StrictFailure(ModelprofError):
 
 @click.command("count")
 @click.argument("model")
-@input_shape_option
-@format_option(*FORMATS)
-@output_option
-@force_option
+@options.input_shape_option
+@options.report_options(*FORMATS)
 @click.option("--depth", type=click.IntRange(min=1), help="Roll layers up by module scope.")
 @click.option("--by-op", is_flag=True, help="Roll layers up by op type.")
 @click.option("--top", type=click.IntRange(min=0), help="Show the N costliest rows (0: all).")
@@ -54,7 +42,7 @@ class StrictFailure(ModelprofError):
     show_default=True,
     help="Row order of the layer table.",
 )
-@count_bias_option
+@options.count_bias_option
 @click.option(
     "--training",
     is_flag=True,
@@ -76,10 +64,10 @@ class StrictFailure(ModelprofError):
     help="Each total as an exact formula in one dim: batch, an ONNX dim name, or INPUT:AXIS "
     "(input:1=L; input:2,3=S binds two axes).",
 )
-@rules_option
+@options.rules_option
 @click.option("--strict", is_flag=True, help="Exit 1 when any op could not be counted.")
-@trust_pickle_option
-@quiet_option
+@options.trust_pickle_option
+@options.quiet_option
 @click.pass_context
 def count_command(
     ctx: click.Context,
@@ -118,14 +106,14 @@ def count_command(
         raise click.UsageError("give --depth or --by-op, not both")
     if sweep_text and symbolic_text:
         raise click.UsageError("--sweep and --symbolic cannot be combined")
-    refuse_unless(
+    options.refuse_unless(
         ctx,
         not (sweep_text or symbolic_text),
         ("depth", "by_op", "top", "sort"),
         "the per-layer table, which --sweep and --symbolic do not print",
     )
-    refuse_unless(ctx, fmt == "table", ("depth", "by_op"), "--format table")
-    refuse_unless(
+    options.refuse_unless(ctx, fmt == "table", ("depth", "by_op"), "--format table")
+    options.refuse_unless(
         ctx, fmt != "json", ("top", "sort"), "--format table, csv or md (JSON has every layer)"
     )
     source = model_argument(model, trust_pickle)

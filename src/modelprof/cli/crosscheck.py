@@ -10,25 +10,16 @@ from rich.table import Table
 from rich.text import Text
 
 from ..shapes import parse_input_shape
+from . import options
 from .common import check_outputs, emit, model_argument, progress
-from .options import (
-    force_option,
-    format_option,
-    input_shape_option,
-    output_option,
-    quiet_option,
-    trust_pickle_option,
-)
 
 
 @click.command("crosscheck")
 @click.argument("model")
-@input_shape_option
-@format_option("table", "json")
-@output_option
-@force_option
-@trust_pickle_option
-@quiet_option
+@options.input_shape_option
+@options.report_options("table", "json")
+@options.trust_pickle_option
+@options.quiet_option
 def crosscheck_command(
     model: str,
     input_shapes: tuple[str, ...],

@@ -15,19 +15,12 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from . import options
 from .common import check_outputs, echo_err, emit
-from .options import (
-    force_option,
-    format_option,
-    output_option,
-    quiet_option,
-    refuse_unless,
-    runtime_options,
-)
 
 
 @click.command("device")
-@runtime_options
+@options.runtime_options
 @click.option(
     "--iterations",
     type=click.IntRange(min=1),
@@ -51,10 +44,8 @@ from .options import (
 @click.option(
     "--cached", "show_cached", is_flag=True, help="Show the stored ceilings; measure nothing."
 )
-@format_option("table", "json")
-@output_option
-@force_option
-@quiet_option
+@options.report_options("table", "json")
+@options.quiet_option
 @click.pass_context
 def device_command(
     ctx: click.Context,
@@ -85,7 +76,7 @@ def device_command(
     from ..errors import ModelprofError
     from ..runtimes import ceilings as cache
 
-    refuse_unless(
+    options.refuse_unless(
         ctx,
         not show_cached,
         ("iterations", "matmul_size", "stream_mib", "no_cache"),

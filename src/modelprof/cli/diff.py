@@ -20,17 +20,8 @@ from rich.text import Text
 from ..diffing import LAYER_METRICS, DiffInputError, LayerDiff, ReportDiff, TotalDiff
 from ..report.units import human
 from ..shapes import parse_input_shape
+from . import options
 from .common import echo_err, emit
-from .options import (
-    count_bias_option,
-    force_option,
-    format_option,
-    input_shape_option,
-    output_option,
-    quiet_option,
-    refuse_unless,
-    rules_option,
-)
 
 FORMATS = ("table", "json", "md")
 LABELS = {
@@ -48,10 +39,8 @@ MARKS = {"removed": "-", "added": "+", "changed": "~", "same": "="}
 @click.command("diff")
 @click.argument("a", metavar="A")
 @click.argument("b", metavar="B")
-@input_shape_option
-@format_option(*FORMATS)
-@output_option
-@force_option
+@options.input_shape_option
+@options.report_options(*FORMATS)
 @click.option("--all", "show_all", is_flag=True, help="List unchanged layers too (tables).")
 @click.option(
     "--sort",
@@ -61,9 +50,9 @@ MARKS = {"removed": "-", "added": "+", "changed": "~", "same": "="}
     help="Row order: model order, or the largest change of a figure first.",
 )
 @click.option("--top", type=click.IntRange(min=0), help="Show the N first rows (0: all).")
-@count_bias_option
-@rules_option
-@quiet_option
+@options.count_bias_option
+@options.rules_option
+@options.quiet_option
 @click.pass_context
 def diff_command(
     ctx: click.Context,
@@ -91,7 +80,7 @@ def diff_command(
     from ..api import load_rules
     from ..diffing import diff_document, diff_documents
 
-    refuse_unless(
+    options.refuse_unless(
         ctx,
         fmt != "json",
         ("show_all", "sort", "top"),

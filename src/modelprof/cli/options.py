@@ -80,6 +80,15 @@ def format_option(*choices: str) -> Callable[[F], F]:
     return decorate
 
 
+def report_options(*formats: str) -> Callable[[F], F]:
+    """``--format`` (these choices), ``-o/--output`` and ``--force``: where the report goes."""
+
+    def decorate(f: F) -> F:
+        return format_option(*formats)(output_option(force_option(f)))
+
+    return decorate
+
+
 def output_option(f: F) -> F:
     return click.option(
         "-o",

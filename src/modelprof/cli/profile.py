@@ -7,29 +7,20 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..shapes import parse_input_shape
+from . import options
 from .common import check_outputs, echo_err, emit, model_argument, progress, write_atomically
-from .options import (
-    force_option,
-    format_option,
-    given,
-    input_shape_option,
-    output_option,
-    quiet_option,
-    refuse_unless,
-    runtime_options,
-    trust_pickle_option,
-    warmup_option,
-)
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from ..runtimes import RunSettings
+    from ..shapes import InputSpec
     from ..throughput import ThroughputReport
 
 
 @click.command("profile")
 @click.argument("model")
-@runtime_options
+@options.runtime_options
 @click.option("--iterations", type=click.IntRange(min=1), help="Timed runs per pass.")
 @click.option(
     "--time",
@@ -39,8 +30,8 @@ if TYPE_CHECKING:
     show_default=True,
     help="Seconds per pass (throughput mode: per point) when --iterations is not given.",
 )
-@warmup_option
-@input_shape_option
+@options.warmup_option
+@options.input_shape_option
 @click.option(
     "--inputs",
     "input_file",
@@ -55,15 +46,15 @@ if TYPE_CHECKING:
     help="ONNX Runtime graph optimisation level.",
 )
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="OpenVINO model cache.")
-@format_option("table", "json")
-@output_option
+@options.format_option("table", "json")
+@options.output_option
 @click.option(
     "--html",
     "html_path",
     type=click.Path(dir_okay=False),
     help="Also write a self-contained HTML report (tables and charts) here.",
 )
-@force_option
+@options.force_option
 @click.option("--top", type=click.IntRange(min=0), help="Show the N slowest rows (0: all).")
 @click.option(
     "--sort",
@@ -98,8 +89,8 @@ if TYPE_CHECKING:
     help="Throughput mode: measure at each batch (the first dim of every input) x each "
     "--streams value, like DL Workbench's group inference.",
 )
-@trust_pickle_option
-@quiet_option
+@options.trust_pickle_option
+@options.quiet_option
 @click.pass_context
 def profile_command(
     ctx: click.Context,
@@ -139,49 +130,26 @@ def profile_command(
     report gives FPS (batch x completed inferences / elapsed) and per-request latency for
     each (batch, streams) point.
     """
+    from ..runtimes import RunSettings
+
     wants_throughput = bool(streams_text or requests is not None or sweep_text)
     if mode == "latency" and wants_throughput:
         raise click.UsageError("--streams, --requests and --sweep need --mode throughput")
     throughput_mode = mode == "throughput" or (mode is None and wants_throughput)
     if throughput_mode and html_path:
         raise click.UsageError("--html is a latency-mode report: drop it with --mode throughput")
-    if iterations is not None and given(ctx, "time_budget"):
+    if iterations is not None and options.given(ctx, "time_budget"):
         raise click.UsageError("give --iterations or --time, not both")
-    refuse_unless(ctx, runtime == "openvino", ("cache_dir",), "--runtime openvino")
-    refuse_unless(ctx, runtime == "onnxruntime", ("optimization",), "--runtime onnxruntime")
-    refuse_unless(ctx, not throughput_mode, ("top", "sort"), "latency mode (per-layer times)")
-    refuse_unless(ctx, fmt == "table", ("top", "sort"), "--format table (JSON has every layer)")
+    options.refuse_unless(ctx, runtime == "openvino", ("cache_dir",), "--runtime openvino")
+    options.refuse_unless(ctx, runtime == "onnxruntime", ("optimization",), "--runtime onnxruntime")
+    options.refuse_unless(
+        ctx, not throughput_mode, ("top", "sort"), "latency mode (per-layer times)"
+    )
+    options.refuse_unless(
+        ctx, fmt == "table", ("top", "sort"), "--format table (JSON has every layer)"
+    )
     check_outputs(output, html_path, force=force)
     source = model_argument(model, trust_pickle)
-    if throughput_mode:
-        _throughput_command(
-            source,
-            runtime=runtime,
-            device=device,
-            precision=precision,
-            threads=threads,
-            iterations=iterations,
-            time_budget=time_budget,
-            warmup=warmup,
-            input_shapes=input_shapes,
-            input_file=input_file,
-            optimization=optimization,
-            cache_dir=cache_dir,
-            fmt=fmt,
-            output=output,
-            html_path=html_path,
-            force=force,
-            streams_text=streams_text,
-            requests=requests,
-            sweep_text=sweep_text,
-            quiet=quiet,
-        )
-        return
-    from ..profiling import profile
-    from ..report import jsondoc, profile_view
-    from ..runtimes import RunSettings
-    from ..runtimes.ceilings import load_cached
-
     settings = RunSettings(
         device=device,
         precision=precision,
@@ -193,6 +161,26 @@ def profile_command(
         cache_dir=cache_dir,
     )
     specs = [parse_input_shape(s) for s in input_shapes]
+    if throughput_mode:
+        _throughput_command(
+            source,
+            specs,
+            runtime=runtime,
+            settings=settings,
+            input_file=input_file,
+            fmt=fmt,
+            output=output,
+            force=force,
+            streams_text=streams_text,
+            requests=requests,
+            sweep_text=sweep_text,
+            quiet=quiet,
+        )
+        return
+    from ..profiling import profile
+    from ..report import jsondoc, profile_view
+    from ..runtimes.ceilings import load_cached
+
     with progress(f"profiling {model} on {runtime}...", quiet=quiet):
         report = profile(
             source,
@@ -228,28 +216,19 @@ def profile_command(
 
 def _throughput_command(
     model: Any,
+    specs: list[InputSpec],
     *,
     runtime: str,
-    device: str,
-    precision: str,
-    threads: int | None,
-    iterations: int | None,
-    time_budget: float,
-    warmup: int,
-    input_shapes: tuple[str, ...],
+    settings: RunSettings,
     input_file: str | None,
-    optimization: str,
-    cache_dir: str | None,
     fmt: str,
     output: str | None,
-    html_path: str | None,
     force: bool,
     streams_text: str | None,
     requests: int | None,
     sweep_text: str | None,
     quiet: bool,
 ) -> None:
-    from ..runtimes import RunSettings
     from ..throughput import parse_int_list, parse_sweep, throughput, throughput_document
 
     if requests is not None and requests < 1:
@@ -258,17 +237,6 @@ def _throughput_command(
         parse_int_list(streams_text, "--streams") if streams_text else (None,)
     )
     batches = parse_sweep(sweep_text)[1] if sweep_text else None
-    settings = RunSettings(
-        device=device,
-        precision=precision,
-        threads=threads,
-        warmup=warmup,
-        iterations=iterations,
-        time_budget_s=time_budget,
-        optimization=optimization,
-        cache_dir=cache_dir,
-    )
-    specs = [parse_input_shape(s) for s in input_shapes]
     report = throughput(
         model,
         specs or None,

@@ -11,20 +11,8 @@ from rich.text import Text
 
 from ..shapes import parse_input_shape
 from ..transforms.prune import IMPORTANCES
+from . import options
 from .common import check_outputs, echo_err, emit, model_argument, progress
-from .options import (
-    MEASURE_ONLY,
-    before_after_options,
-    finetune_options,
-    force_option,
-    format_option,
-    input_shape_option,
-    output_option,
-    quiet_option,
-    refuse_unless,
-    save_option,
-    trust_pickle_option,
-)
 
 #: what only acts on structured pruning
 STRUCTURED_ONLY = (
@@ -88,15 +76,13 @@ def _layer_amount(values: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
 @click.option("--heads", type=float, help="Share of attention heads to remove (transformers).")
 @click.option("--unstructured", is_flag=True, help="Zero individual weights instead.")
 @click.option("--per-layer", is_flag=True, help="Unstructured: rank weights within each layer.")
-@finetune_options
-@input_shape_option
-@save_option
-@before_after_options
-@format_option("table", "json")
-@output_option
-@force_option
-@trust_pickle_option
-@quiet_option
+@options.finetune_options
+@options.input_shape_option
+@options.save_option
+@options.before_after_options
+@options.report_options("table", "json")
+@options.trust_pickle_option
+@options.quiet_option
 @click.pass_context
 def prune_command(
     ctx: click.Context,
@@ -139,15 +125,15 @@ def prune_command(
 
     if amount is not None and target_macs is not None:
         raise click.UsageError("give --amount or --target-macs, not both")
-    refuse_unless(ctx, runtime is not None, MEASURE_ONLY, "--profile or --runtime")
-    refuse_unless(ctx, finetune is not None, ("epochs",), "--finetune")
-    refuse_unless(
+    options.refuse_unless(ctx, runtime is not None, options.MEASURE_ONLY, "--profile or --runtime")
+    options.refuse_unless(ctx, finetune is not None, ("epochs",), "--finetune")
+    options.refuse_unless(
         ctx,
         not unstructured,
         STRUCTURED_ONLY,
         "structured pruning: --unstructured zeroes weights, removing no channel and no MAC",
     )
-    refuse_unless(ctx, unstructured, ("per_layer",), "--unstructured")
+    options.refuse_unless(ctx, unstructured, ("per_layer",), "--unstructured")
     check_outputs(save, output, force=force)
     plan = StructuredPlan(
         amount=amount if amount is not None else 0.5,

@@ -5,20 +5,8 @@ from __future__ import annotations
 import click
 
 from ..shapes import parse_input_shape
+from . import options
 from .common import check_outputs, echo_err, emit, model_argument, progress
-from .options import (
-    MEASURE_ONLY,
-    before_after_options,
-    finetune_options,
-    force_option,
-    format_option,
-    input_shape_option,
-    output_option,
-    quiet_option,
-    refuse_unless,
-    save_option,
-    trust_pickle_option,
-)
 
 
 @click.command("separable")
@@ -37,15 +25,13 @@ from .options import (
     help="Replace only layers whose MAC saving is at least this factor.",
 )
 @click.option("--layers", help="Comma-separated layer names or module paths to replace.")
-@input_shape_option
-@save_option
-@before_after_options
-@finetune_options
-@format_option("table", "json")
-@output_option
-@force_option
-@trust_pickle_option
-@quiet_option
+@options.input_shape_option
+@options.save_option
+@options.before_after_options
+@options.finetune_options
+@options.report_options("table", "json")
+@options.trust_pickle_option
+@options.quiet_option
 @click.pass_context
 def separable_command(
     ctx: click.Context,
@@ -77,8 +63,8 @@ def separable_command(
     from ..rewrite import separable
     from ..runtimes import RunSettings
 
-    refuse_unless(ctx, runtime is not None, MEASURE_ONLY, "--profile or --runtime")
-    refuse_unless(ctx, finetune is not None, ("epochs",), "--finetune")
+    options.refuse_unless(ctx, runtime is not None, options.MEASURE_ONLY, "--profile or --runtime")
+    options.refuse_unless(ctx, finetune is not None, ("epochs",), "--finetune")
     check_outputs(save, output, force=force)
     specs = [parse_input_shape(s) for s in input_shapes]
     names = [n.strip() for n in layers.split(",") if n.strip()] if layers else None
@@ -125,11 +111,9 @@ def separable_command(
 
 @click.command("pooling")
 @click.argument("model")
-@input_shape_option
-@format_option("table", "json")
-@output_option
-@force_option
-@quiet_option
+@options.input_shape_option
+@options.report_options("table", "json")
+@options.quiet_option
 def pooling_command(
     model: str,
     input_shapes: tuple[str, ...],

@@ -7,12 +7,12 @@ import json
 import click
 from rich.table import Table
 
+from . import options
 from .common import stdout_console
-from .options import format_option
 
 
 @click.command("zoo")
-@format_option("table", "json")
+@options.format_option("table", "json")
 def zoo_command(fmt: str) -> None:
     """List the built-in models (PyTorch definitions, random weights, no downloads)."""
     from ..frontends import zoo
