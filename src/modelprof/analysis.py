@@ -73,41 +73,38 @@ def analyze(
             derived[alias] = derived[target]
     constants = set(graph.constants)
 
-    # 1. weight-only transforms are folded into their consumers
+    # 1. weight-only transforms are folded into their consumers; on the way, the consumers of
+    # every tensor a bias could be added to (nodes are in execution order, producers first)
     layer_nodes: list[Node] = []
+    consumers: dict[str, list[int]] = {}
+    producers: list[int] = []
     for node in graph.nodes:
-        if node.op_type not in WEIGHT_TRANSFORMS:
-            layer_nodes.append(node)
-            continue
-        ins = [i for i in node.inputs if i]
-        if all(i in derived or i in constants for i in ins):
-            sources = tuple(dict.fromkeys(s for i in ins if i in derived for s in derived[i]))
-            for out in node.outputs:
-                if sources:
-                    derived[out] = sources
-                else:
-                    constants.add(out)
-            continue
+        op = node.op_type
+        if op in WEIGHT_TRANSFORMS:
+            ins = [i for i in node.inputs if i]
+            if all(i in derived or i in constants for i in ins):
+                sources = tuple(dict.fromkeys(s for i in ins if i in derived for s in derived[i]))
+                for out in node.outputs:
+                    if sources:
+                        derived[out] = sources
+                    else:
+                        constants.add(out)
+                continue
+        idx = len(layer_nodes)
         layer_nodes.append(node)
-
-    # consumers of the tensors a bias could be added to
-    consumers: dict[str, list[int]] = {
-        node.outputs[0]: []
-        for node in layer_nodes
-        if node.op_type in BIAS_PRODUCERS and len(node.outputs) == 1
-    }
-    for idx, node in enumerate(layer_nodes):
         for name in node.inputs:
             if name in consumers:
                 consumers[name].append(idx)
+        if op in BIAS_PRODUCERS and len(node.outputs) == 1:
+            consumers[node.outputs[0]] = []
+            producers.append(idx)
 
     # 2. bias Adds folded into the producing layer
     absorbed: dict[int, int] = {}  # producer index -> Add index
-    for idx, node in enumerate(layer_nodes):
-        if node.op_type in BIAS_PRODUCERS and len(node.outputs) == 1:
-            add = _bias_add(node, idx, layer_nodes, consumers, derived, weights, tensors)
-            if add is not None:
-                absorbed[idx] = add
+    for idx in producers:
+        add = _bias_add(layer_nodes[idx], idx, layer_nodes, consumers, derived, weights, tensors)
+        if add is not None:
+            absorbed[idx] = add
     skipped = set(absorbed.values())
 
     uncounted_by_name = {u.name: u for u in graph.uncounted}

@@ -95,14 +95,19 @@ _PAYLOAD_FIELDS = (
 )
 
 
-def _inputs_at(graph: Any, *tables: Mapping[str, tuple[int, ...]]) -> list[set[str]]:
+def _inputs_at(
+    graph: Any, op_types: set[str], *tables: Mapping[str, tuple[int, ...]]
+) -> list[set[str]]:
     """For each table, the names of the tensors fed to its input positions of its op types
-    (one pass over the nodes for all tables: reading ``op_type`` is the cost)."""
+    (one pass over the nodes for all tables: reading ``op_type`` is the cost; none when no op
+    of ``op_types``, the graph's, is in a table)."""
     merged: dict[str, list[tuple[set[str], tuple[int, ...]]]] = {}
     found: list[set[str]] = [set() for _ in tables]
     for names, table in zip(found, tables, strict=True):
         for op_type, positions in table.items():
             merged.setdefault(op_type, []).append((names, positions))
+    if not op_types & merged.keys():
+        return found
     for n in graph.node:
         hits = merged.get(n.op_type)
         if hits:
@@ -311,13 +316,14 @@ class _GraphBuilder:
             self.notes.append(
                 f"opset {opset} is older than {MIN_OPSET}, the oldest modelprof is tested with"
             )
-        self._scan_stored(model.graph)
+        # one pass for the op types: on a 100,000-node graph each pass over the nodes counts
+        op_types = {n.op_type for n in model.graph.node}
+        self._scan_stored(model.graph, op_types)
         graph_inputs = self._bind_inputs(model.graph, user_inputs)
         # data propagation (Shape -> Gather -> Reshape chains) costs a third of inference time
-        data_prop = any(n.op_type in ("Shape", "Size") for n in model.graph.node)
+        data_prop = bool({"Shape", "Size"} & op_types)
         from . import forked, shapeprop
 
-        op_types = {n.op_type for n in model.graph.node}
         # nodes can be translated while a forked child infers shapes, unless a Loop or Scan
         # body needs the inferred shapes (its trip count) while the nodes are built
         control = {"If", "Loop", "Scan"} & op_types
@@ -417,14 +423,14 @@ class _GraphBuilder:
 
     # -- weights, and payloads shape inference must not copy ---------------------------------
 
-    def _scan_stored(self, graph: Any) -> None:
+    def _scan_stored(self, graph: Any, op_types: set[str]) -> None:
         """Record every stored tensor (initializers, Constant nodes) as a weight or a constant,
         and note the payloads shape inference will not need (:meth:`_strip_payloads`)."""
         import onnx
         from onnx import numpy_helper
 
         buffers, value_inputs, quant_weights = _inputs_at(
-            graph, _BUFFER_INPUTS, _VALUE_INPUTS, _QUANT_WEIGHT_INPUTS
+            graph, op_types, _BUFFER_INPUTS, _VALUE_INPUTS, _QUANT_WEIGHT_INPUTS
         )
         external = onnx.TensorProto.EXTERNAL
         singles: list[str] = []
@@ -449,9 +455,10 @@ class _GraphBuilder:
                 self.payloads.append(init)
         if singles:
             self._literals(graph, singles)
-        for node in graph.node:
-            if node.op_type == "Constant":
-                self._constant_node(node, buffers, value_inputs)
+        if "Constant" in op_types:
+            for node in graph.node:
+                if node.op_type == "Constant":
+                    self._constant_node(node, buffers, value_inputs)
 
     def _strip_payloads(self, graph: Any) -> None:
         """Clear, in place, the weight payloads of a large model before onnx's inference,
