@@ -166,6 +166,119 @@ def test_quiet_leaves_out_the_table_in_every_command(
         assert capsys.readouterr().out == "", args
 
 
+# -- outputs other than -o: --save and --html -----------------------------------------------------
+
+NO_STDOUT_MODEL = (
+    "--save takes a file name (.onnx, .xml or .pt): a model is never written to standard output"
+)
+
+
+@pytest.mark.parametrize("command", ["separable", "prune"])
+def test_a_model_is_never_saved_to_standard_output(command: str, tmp_path: Path) -> None:
+    # the model does not exist: its error would mean the work started before the check
+    result = run(tmp_path, command, "missing.onnx", "--save", "-", "--format", "json")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"modelprof: error: {NO_STDOUT_MODEL}\n"
+    assert list(tmp_path.iterdir()) == []  # no file named "-"
+
+
+def _existing(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).write_text("mine")
+
+
+def _folder(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).mkdir()
+
+
+#: (arguments, what is there already, the one line of error): every output path gets the checks
+#: of -o, before any work (the model, missing.onnx, is never read)
+OUTPUT_PATHS = [
+    (["separable", "--save", "x.onnx"], ("x.onnx",), "x.onnx exists; pass --force to replace it"),
+    (["prune", "--save", "x.xml"], ("x.bin",), "x.bin exists; pass --force to replace it"),
+    (
+        ["separable", "--save", "x.xml", "-o", "x.bin"],
+        (),
+        "two outputs name the same file; give each its own path",
+    ),
+    (["prune", "--save", "new/x.onnx"], (), "--save new/x.onnx: folder new does not exist"),
+    (["separable", "--save", "x.txt"], (), "--save x.txt: use a .onnx, .xml or .pt file name"),
+    (
+        ["prune", "--save", "x.pt"],
+        (),
+        "--save .pt needs a PyTorch model (zoo name or file.py:factory)",
+    ),
+    (["profile", "--html", "p.html"], ("p.html",), "p.html exists; pass --force to replace it"),
+    (["count", "-o", "r.txt"], ("r.txt",), "r.txt exists; pass --force to replace it"),
+    (["diff", "seed-cnn", "-o", "r.txt"], ("r.txt",), "r.txt exists; pass --force to replace it"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "there", "message"), OUTPUT_PATHS, ids=[" ".join(a) for a, _, _ in OUTPUT_PATHS]
+)
+def test_every_output_path_is_checked_like_o_before_any_work(
+    args: list[str], there: tuple[str, ...], message: str, tmp_path: Path
+) -> None:
+    for name in there:
+        _existing(tmp_path, name)
+    result = run(tmp_path, args[0], "missing.onnx", *args[1:])
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"modelprof: error: {message}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(there)
+    assert all((tmp_path / name).read_text() == "mine" for name in there)
+
+
+@pytest.mark.parametrize("flag", ["-o", "--html", "--save"])
+def test_a_folder_is_no_output_path(flag: str, tmp_path: Path) -> None:
+    command = {"-o": "count", "--html": "profile", "--save": "separable"}[flag]
+    (tmp_path / "out.onnx").mkdir()
+    result = run(tmp_path, command, "missing.onnx", flag, "out.onnx")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.count("\n") == 1 and "out.onnx" in result.stderr
+    assert "directory" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_html_goes_to_standard_output_when_the_report_goes_elsewhere(tmp_path: Path) -> None:
+    beside_a_file = run(
+        tmp_path,
+        "profile",
+        "seed-cnn",
+        *FAST_ORT,
+        "--format",
+        "json",
+        "-o",
+        "r.json",
+        "--html",
+        "-",
+    )
+    assert beside_a_file.returncode == 0, beside_a_file.stderr
+    assert beside_a_file.stdout.startswith("<!DOCTYPE html>")
+    assert beside_a_file.stdout.rstrip().endswith("</html>")
+    assert json.loads((tmp_path / "r.json").read_text())["kind"] == "profile"
+    assert beside_a_file.stderr == "modelprof: wrote r.json\n"
+    # --quiet leaves the table out: the page is all there is on standard output
+    alone = run(tmp_path, "profile", "seed-cnn", *FAST_ORT, "-q", "--html", "-")
+    assert alone.returncode == 0, alone.stderr
+    assert alone.stdout.startswith("<!DOCTYPE html>") and "seed-cnn" in alone.stdout
+    assert alone.stderr == ""
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no file named "-"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["--format", "json"], ["--format", "json", "-q"], ["-o", "-"], ["-q", "-o", "-"]],
+    ids=repr,
+)
+def test_html_and_the_report_never_share_standard_output(args: list[str], tmp_path: Path) -> None:
+    result = run(tmp_path, "profile", "missing.onnx", *args, "--html", "-")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "modelprof: error: --html - would share standard output with the report: write the "
+        "report to a file with -o FILE\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 # -- options that would do nothing -----------------------------------------------------------------
 
 REFUSED = [

@@ -125,10 +125,16 @@ def progress(message: str, *, quiet: bool = False) -> Any:
     return Console(stderr=True).status(message, spinner="dots")
 
 
-def check_outputs(*paths: str | None, force: bool) -> None:
+def check_outputs(
+    *paths: str | None, force: bool, save: str | None = None, model: str = ""
+) -> None:
     """Refuse, before any work, output paths that are the same file twice, that exist (unless
     ``--force``), or whose folder is missing: a long measurement must not end in that error.
-    ``-`` (standard output) is no file and passes."""
+    ``-`` (standard output) is no file and passes. ``save`` (``--save``, the model a command
+    writes for ``model``) must be a file: a name the model can be saved under (.onnx, .xml, or
+    .pt for a PyTorch source), never ``-``; an IR's .bin beside its .xml counts as an output."""
+    if save is not None:
+        paths = (*paths, *_model_files(save, model=model, force=force))
     given = [Path(p) for p in paths if p and p != STDOUT]
     resolved = [p.resolve() for p in given]
     if len(set(resolved)) != len(resolved):
@@ -148,3 +154,18 @@ def _writable(target: Path, *, force: bool) -> Path:
     if not parent.is_dir():
         raise ModelprofError(f"cannot write {target}: folder {parent} does not exist")
     return parent
+
+
+def _model_files(save: str, *, model: str, force: bool) -> list[str]:
+    """The files ``--save save`` writes, once it is clear they may be written."""
+    from ..transforms.save import check_target
+
+    if save == STDOUT:
+        raise click.UsageError(
+            "--save takes a file name (.onnx, .xml or .pt): a model is never written to "
+            "standard output"
+        )
+    # a model file is no PyTorch source; anything else may be one, and is checked once loaded
+    pytorch = Path(model).suffix.lower() not in (".onnx", ".xml", ".keras", ".h5")
+    target = check_target(save, force=force, pytorch=pytorch)
+    return [save, str(target.with_suffix(".bin"))] if target.suffix.lower() == ".xml" else [save]

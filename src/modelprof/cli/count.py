@@ -12,7 +12,7 @@ from ..errors import ModelprofError
 from ..report.terminal import SORT_KEYS
 from ..shapes import parse_input_shape
 from . import options
-from .common import echo_err, emit, model_argument
+from .common import check_outputs, echo_err, emit, model_argument
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -116,6 +116,7 @@ def count_command(
     options.refuse_unless(
         ctx, fmt != "json", ("top", "sort"), "--format table, csv or md (JSON has every layer)"
     )
+    check_outputs(output, force=force)
     source = model_argument(model, trust_pickle)
     specs = [parse_input_shape(s) for s in input_shapes]
     for path in rules:

@@ -21,7 +21,7 @@ from ..diffing import LAYER_METRICS, DiffInputError, LayerDiff, ReportDiff, Tota
 from ..report.units import human
 from ..shapes import parse_input_shape
 from . import options
-from .common import echo_err, emit
+from .common import check_outputs, echo_err, emit
 
 FORMATS = ("table", "json", "md")
 LABELS = {
@@ -86,6 +86,7 @@ def diff_command(
         ("show_all", "sort", "top"),
         "--format table or md (JSON has every layer)",
     )
+    check_outputs(output, force=force)
     specs = [parse_input_shape(s) for s in input_shapes]
     for path in rules:
         load_rules(path)

@@ -8,7 +8,7 @@ import click
 
 from ..shapes import parse_input_shape
 from . import options
-from .common import check_outputs, echo_err, emit, model_argument, progress, write_atomically
+from .common import STDOUT, check_outputs, emit, model_argument, progress
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -51,8 +51,9 @@ if TYPE_CHECKING:
 @click.option(
     "--html",
     "html_path",
-    type=click.Path(dir_okay=False),
-    help="Also write a self-contained HTML report (tables and charts) here.",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Also write a self-contained HTML report (tables and charts) here ('-': standard "
+    "output, when the report goes to a file or --quiet leaves the table out).",
 )
 @options.force_option
 @click.option("--top", type=click.IntRange(min=0), help="Show the N slowest rows (0: all).")
@@ -148,6 +149,13 @@ def profile_command(
     options.refuse_unless(
         ctx, fmt == "table", ("top", "sort"), "--format table (JSON has every layer)"
     )
+    # --quiet leaves a table out, never a document
+    report_on_stdout = output == STDOUT or (output is None and not (fmt == "table" and quiet))
+    if html_path == STDOUT and report_on_stdout:
+        raise click.UsageError(
+            "--html - would share standard output with the report: write the report to a "
+            "file with -o FILE"
+        )
     check_outputs(output, html_path, force=force)
     source = model_argument(model, trust_pickle)
     settings = RunSettings(
@@ -206,9 +214,7 @@ def profile_command(
     if html_path:
         from ..report.html import profile_html
 
-        write_atomically(html_path, profile_html(report), force=force)
-        if not quiet:
-            echo_err(f"wrote {html_path}")
+        emit(profile_html(report), output=html_path, force=force, quiet=quiet)
 
 
 # -- throughput mode ---------------------------------------------------------------------------

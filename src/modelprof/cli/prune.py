@@ -134,7 +134,7 @@ def prune_command(
         "structured pruning: --unstructured zeroes weights, removing no channel and no MAC",
     )
     options.refuse_unless(ctx, unstructured, ("per_layer",), "--unstructured")
-    check_outputs(save, output, force=force)
+    check_outputs(output, force=force, save=save, model=model)
     plan = StructuredPlan(
         amount=amount if amount is not None else 0.5,
         importance=importance,

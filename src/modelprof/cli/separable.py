@@ -65,7 +65,7 @@ def separable_command(
 
     options.refuse_unless(ctx, runtime is not None, options.MEASURE_ONLY, "--profile or --runtime")
     options.refuse_unless(ctx, finetune is not None, ("epochs",), "--finetune")
-    check_outputs(save, output, force=force)
+    check_outputs(output, force=force, save=save, model=model)
     specs = [parse_input_shape(s) for s in input_shapes]
     names = [n.strip() for n in layers.split(",") if n.strip()] if layers else None
     settings = RunSettings(threads=threads, time_budget_s=time_budget, warmup=5)
