@@ -281,6 +281,11 @@ def test_html_and_the_report_never_share_standard_output(args: list[str], tmp_pa
 
 # -- options that would do nothing -----------------------------------------------------------------
 
+ORT_PRECISION = (
+    "ONNX Runtime's CPU provider runs the model's own precision; --precision {} is an OpenVINO "
+    "option (convert the model instead)"
+)
+
 REFUSED = [
     (["separable", "missing.onnx", "--epochs", "3"], "--epochs needs --finetune"),
     (["prune", "missing.onnx", "--epochs", "3"], "--epochs needs --finetune"),
@@ -345,6 +350,19 @@ REFUSED = [
         ["diff", "a.json", "b.json", "--format", "json", "--all"],
         "--all needs --format table or md (JSON has every layer)",
     ),
+    (
+        ["profile", "missing.onnx", "--runtime", "ort", "--precision", "bf16"],
+        ORT_PRECISION.format("bf16"),
+    ),
+    (
+        ["profile", "missing.onnx", "--runtime", "onnxruntime", "--precision", "f16"],
+        ORT_PRECISION.format("f16"),
+    ),
+    (
+        ["compare", "a.onnx", "b.onnx", "--profile", "--runtime", "ort", "--precision", "bf16"],
+        ORT_PRECISION.format("bf16"),
+    ),
+    (["device", "--cached", "--runtime", "ort", "--precision", "f16"], ORT_PRECISION.format("f16")),
 ]
 
 
@@ -358,6 +376,16 @@ def test_an_option_that_would_do_nothing_is_refused_before_any_work(
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == f"modelprof: error: {message}\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_device_refuses_a_precision_the_runtime_cannot_set_before_measuring(
+    tmp_path: Path,
+) -> None:
+    result = run(tmp_path, "device", "--runtime", "ort", "--precision", "bf16", *SMALL_DEVICE)
+    assert (result.returncode, result.stdout) == (2, "")
+    # no "measuring peak compute ..." first: nothing was measured
+    assert result.stderr == f"modelprof: error: {ORT_PRECISION.format('bf16')}\n"
     assert list(tmp_path.iterdir()) == []
 
 

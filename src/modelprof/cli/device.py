@@ -82,6 +82,7 @@ def device_command(
         ("iterations", "matmul_size", "stream_mib", "no_cache"),
         "a measurement, which --cached does not make",
     )
+    options.refuse_precision(runtime, precision)
     check_outputs(output, force=force)
     if show_cached:
         path = cache.cache_path(runtime, precision, device, threads=threads)

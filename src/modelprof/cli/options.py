@@ -146,6 +146,17 @@ def runtime_options(f: F) -> F:
     )(f)
 
 
+def refuse_precision(runtime: str, precision: str) -> None:
+    """Exit 2 with one line, before the model is read, for a ``--precision`` the runtime cannot
+    set: ONNX Runtime runs the model's own (it refuses any other too, but only once the model
+    is loaded and, in ``compare``, its worker process started)."""
+    if runtime == "onnxruntime" and precision != "f32":
+        raise click.UsageError(
+            "ONNX Runtime's CPU provider runs the model's own precision; --precision "
+            f"{precision} is an OpenVINO option (convert the model instead)"
+        )
+
+
 def threads_option(f: F) -> F:
     return click.option(
         "--threads", type=click.IntRange(min=1), help="Inference threads (default: all)."

@@ -143,6 +143,7 @@ def profile_command(
         raise click.UsageError("give --iterations or --time, not both")
     options.refuse_unless(ctx, runtime == "openvino", ("cache_dir",), "--runtime openvino")
     options.refuse_unless(ctx, runtime == "onnxruntime", ("optimization",), "--runtime onnxruntime")
+    options.refuse_precision(runtime, precision)
     options.refuse_unless(
         ctx, not throughput_mode, ("top", "sort"), "latency mode (per-layer times)"
     )
