@@ -117,6 +117,49 @@ def test_input_shape_applies_to_models(capsys: pytest.CaptureFixture[str]) -> No
     assert json.loads(out)["totals"]["flops"]["b"] == 2 * CNN_FLOPS
 
 
+NOT_COUNTED = "a model as A or B (saved reports are not counted again)"
+
+
+@pytest.mark.parametrize(
+    ("options", "refused"),
+    [
+        (["--input-shape", "input=2x1x28x28"], "--input-shape needs"),
+        (["--count-bias"], "--count-bias needs"),
+        (["--rules", "RULES"], "--rules needs"),
+        (
+            ["--count-bias", "--input-shape", "x=1", "--rules", "RULES"],
+            "--input-shape, --count-bias and --rules need",
+        ),
+    ],
+)
+def test_counting_options_are_refused_when_both_sides_are_reports(
+    options: list[str],
+    refused: str,
+    reports: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ran = tmp_path / "rules-ran"
+    rules = tmp_path / "rules.py"
+    rules.write_text(f"open({str(ran)!r}, 'w').close()\n")
+    args = [str(rules) if arg == "RULES" else arg for arg in options]
+    code, out, err = run(capsys, *map(str, reports), *args, "-o", str(tmp_path / "d.txt"))
+    assert (code, out) == (2, "")
+    assert err == f"modelprof: error: {refused} {NOT_COUNTED}\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["rules.py"]  # no report, rules never ran
+
+
+def test_counting_options_apply_to_the_side_that_is_a_model(
+    reports: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    cnn, _ = reports
+    code, out, err = run(capsys, str(cnn), "seed-cnn", "--count-bias", "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["a"]["count_bias"] is False and doc["b"]["count_bias"] is True
+    assert any("only B counts bias adds" in note for note in doc["notes"])
+
+
 def test_output_file_is_not_clobbered(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "diff.json"
     assert run(capsys, "seed-cnn", "seed-separable", "--format", "json", "-o", str(out))[0] == 0

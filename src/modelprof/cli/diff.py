@@ -21,7 +21,7 @@ from ..diffing import LAYER_METRICS, DiffInputError, LayerDiff, ReportDiff, Tota
 from ..report.units import human
 from ..shapes import parse_input_shape
 from . import options
-from .common import check_outputs, echo_err, emit
+from .common import check_outputs, emit
 
 FORMATS = ("table", "json", "md")
 LABELS = {
@@ -73,8 +73,9 @@ def diff_command(
 
     A and B are count reports (modelprof count MODEL --format json -o A.json) or models
     (an .onnx file, file.py:factory, a zoo name...); --input-shape, --count-bias and --rules
-    apply to whichever is a model. Layers only in A are listed as removed, only in B as added.
-    Exit status 0 (a diff is information), 2 on bad input.
+    apply to whichever is a model, and are refused when both are reports. Layers only in A
+    are listed as removed, only in B as added. Exit status 0 (a diff is information), 2 on
+    bad input.
     """
     from .._version import __version__
     from ..api import load_rules
@@ -86,14 +87,18 @@ def diff_command(
         ("show_all", "sort", "top"),
         "--format table or md (JSON has every layer)",
     )
+    options.refuse_unless(
+        ctx,
+        not (_looks_like_json(Path(a)) and _looks_like_json(Path(b))),
+        ("input_shapes", "count_bias", "rules"),
+        "a model as A or B (saved reports are not counted again)",
+    )
     check_outputs(output, force=force)
     specs = [parse_input_shape(s) for s in input_shapes]
     for path in rules:
         load_rules(path)
-    doc_a, counted_a = _load(a, specs, count_bias)
-    doc_b, counted_b = _load(b, specs, count_bias)
-    if specs and not (counted_a or counted_b) and not quiet:
-        echo_err("warning: --input-shape ignored: A and B are both saved reports")
+    doc_a = _load(a, specs, count_bias)
+    doc_b = _load(b, specs, count_bias)
     diff = diff_documents(doc_a, doc_b, ref_a=a, ref_b=b)
 
     document: RenderableType
@@ -106,8 +111,8 @@ def diff_command(
     emit(document, output=output, force=force, quiet=quiet)
 
 
-def _load(ref: str, specs: list[Any], count_bias: bool) -> tuple[dict[str, Any], bool]:
-    """(count document, whether it was counted now rather than read)."""
+def _load(ref: str, specs: list[Any], count_bias: bool) -> dict[str, Any]:
+    """The count document of ``ref``: read from a saved report, or counted now."""
     from ..diffing import count_document_of
 
     path = Path(ref)
@@ -124,11 +129,11 @@ def _load(ref: str, specs: list[Any], count_bias: bool) -> tuple[dict[str, Any],
             raise DiffInputError(f"{path}: not a JSON document (not UTF-8 text)") from None
         except OSError as exc:
             raise DiffInputError(f"cannot read {path}: {exc.strerror}") from None
-        return count_document_of(doc, ref), False
+        return count_document_of(doc, ref)
     from ..api import count
     from ..report.jsondoc import count_document
 
-    return count_document(count(ref, specs or None, count_bias=count_bias)), True
+    return count_document(count(ref, specs or None, count_bias=count_bias))
 
 
 def _looks_like_json(path: Path) -> bool:
