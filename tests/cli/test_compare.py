@@ -5,12 +5,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from modelprof.cli.main import main
 from modelprof.compare import CompareReport, compare
@@ -18,22 +16,11 @@ from modelprof.runtimes import RunSettings
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Gemm 16 -> 8 (no bias) on a 1x16 input: 128 MACs, 256 FLOPs."""
-    rng = np.random.default_rng(0)
-    weight = numpy_helper.from_array(rng.standard_normal((16, 8)).astype(np.float32), "w")
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["y"], name="fc")],
-        "tiny",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])],
-        [weight],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 9
-    path = tmp_path_factory.mktemp("compare") / "tiny.onnx"
-    onnx.save(model, str(path))
-    return path
+def tiny(
+    tmp_path_factory: pytest.TempPathFactory, linear_onnx: Callable[[Path, int, int], Path]
+) -> Path:
+    """MatMul 16 -> 8 (no bias) on a 1x16 input: 128 MACs, 256 FLOPs."""
+    return linear_onnx(tmp_path_factory.mktemp("compare") / "tiny.onnx", 16, 8)
 
 
 def test_costs_side_by_side_with_ratio(capsys: pytest.CaptureFixture[str]) -> None:

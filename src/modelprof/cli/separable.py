@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import click
+from rich.console import Group, RenderableType
+from rich.text import Text
 
 from ..shapes import parse_input_shape
 from . import options
@@ -84,25 +88,30 @@ def separable_command(
             finetune=finetune,
             epochs=epochs,
         )
-    if not result.report.layers:
-        if not quiet:
-            echo_err(
-                f"{result.report.model} has no eligible convolution (group 1, kernel "
-                "larger than 1x1): nothing to replace"
-            )
-        return
-    if not result.report.replaced and not quiet:
+    report = result.report
+    if not report.layers:
+        # a JSON document (or a report file) says why it lists nothing; a terminal gets the line
+        why = (
+            f"{report.model} has no eligible convolution (group 1, kernel larger than 1x1): "
+            "nothing to replace"
+        )
+        result = replace(result, report=replace(report, notes=(*report.notes, why)))
+        if fmt == "table" and not quiet:
+            echo_err(why)
+    elif not report.replaced and not quiet:
         echo_err("no layer would save MACs as depthwise + pointwise with these settings")
-    costly = [layer.name for layer in result.report.replaced if not layer.saves]
+    costly = [layer.name for layer in report.replaced if not layer.saves]
     if costly and not quiet:
         echo_err(
             f"note: {', '.join(costly)} cost more as depthwise + pointwise with m = "
             f"{multiplier} (the rewrite is exact when m >= min(N, K^2))"
         )
-    if result.report.saved and not quiet:
-        echo_err(f"wrote {result.report.saved}")
+    if report.saved and not quiet:
+        echo_err(f"wrote {report.saved}")
     elif save and not quiet:
         echo_err(f"nothing to rewrite: {save} was not written")
+    if not report.layers and fmt == "table" and output is None:
+        return  # an empty table would say no more than the line above
     document = (
         jsondoc.dumps(separable_document(result)) if fmt == "json" else separable_table(result)
     )
@@ -133,13 +142,18 @@ def pooling_command(
     specs = [parse_input_shape(s) for s in input_shapes]
     graph = load_graph(model, specs or None)
     layers = pooling_whatif(graph, analyze(graph))
-    if not layers:
+    # a JSON document (or a report file) says why it lists nothing; a terminal gets the line
+    notes = [] if layers else [f"{graph.name} has no dense layer fed by a flattened spatial map"]
+    if notes and fmt == "table":
         if not quiet:
-            echo_err(f"{graph.name} has no dense layer fed by a flattened spatial map")
-        return
-    document = (
-        jsondoc.dumps(pooling_document(graph.name, layers))
-        if fmt == "json"
-        else pooling_table(graph.name, layers)
-    )
+            echo_err(notes[0])
+        if output is None:
+            return  # an empty table would say no more than that line
+    document: RenderableType
+    if fmt == "json":
+        document = jsondoc.dumps({**pooling_document(graph.name, layers), "notes": notes})
+    else:
+        document = Group(
+            pooling_table(graph.name, layers), *(Text(f"note: {n}", style="cyan") for n in notes)
+        )
     emit(document, output=output, force=force, quiet=quiet)
