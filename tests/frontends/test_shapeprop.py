@@ -7,7 +7,11 @@ to onnx. These tests hold the two routes to the same answer, tensor by tensor.
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -241,3 +245,95 @@ def test_an_op_newer_than_the_models_opset_is_left_to_onnx() -> None:
     assert _ours(_model(model.graph.node, model.graph.input, model.graph.output)) == {
         "y": ((2, 3), F)
     }
+
+
+def _mixed_model(seed: int) -> onnx.ModelProto:
+    """A seeded random graph where ops the pass handles alternate with ops it does not
+    (Transpose, Flatten), so some shapes are ours and the rest onnx's."""
+    rng = random.Random(seed)
+    x_shape = (2, 3, 4)
+    nodes, inits = [], []
+    current = "x"
+    for i in range(16):
+        out = f"t{i}"
+        shape = _onnx_shape(nodes, inits, x_shape, current) if nodes else x_shape
+        kind = rng.choice(["relu", "add", "matmul", "transpose", "flatten"])
+        if kind == "relu":
+            nodes.append(helper.make_node("Relu", [current], [out]))
+        elif kind == "add":
+            name = f"b{i}"
+            inits.append(numpy_helper.from_array(np.ones(shape[-1:], np.float32), name))
+            nodes.append(helper.make_node("Add", [current, name], [out]))
+        elif kind == "matmul":
+            name = f"w{i}"
+            inits.append(numpy_helper.from_array(np.ones((shape[-1], 5), np.float32), name))
+            nodes.append(helper.make_node("MatMul", [current, name], [out]))
+        elif kind == "transpose" and len(shape) >= 2:
+            perm = [*range(len(shape) - 2), len(shape) - 1, len(shape) - 2]
+            nodes.append(helper.make_node("Transpose", [current], [out], perm=perm))
+        else:
+            nodes.append(helper.make_node("Flatten", [current], [out], axis=1))
+        current = out
+    # a side branch straight from the input: shapes the pass can always find
+    nodes.append(helper.make_node("Tanh", ["x"], ["side"]))
+    return _model(
+        nodes,
+        [helper.make_tensor_value_info("x", F, list(x_shape))],
+        [
+            helper.make_tensor_value_info(current, F, None),
+            helper.make_tensor_value_info("side", F, None),
+        ],
+        inits,
+    )
+
+
+_PARTIAL_SCRIPT = """
+import json, sys
+import onnx
+from modelprof.frontends import forked, onnx as onnx_frontend
+forked.MIN_NODES = 1  # take the large-graph route: inference in a forked child
+calls = []
+original = onnx_frontend._GraphBuilder._propagate
+def spy(self, graph, allowed, partial=False):
+    before = len(self.tensors)
+    ok = original(self, graph, allowed, partial)
+    calls.append([partial, ok, len(self.tensors) - before])
+    return ok
+onnx_frontend._GraphBuilder._propagate = spy
+out = []
+for path in sys.argv[1:]:
+    calls.clear()
+    graph = onnx_frontend.load(path)
+    infos = {n: [list(i.shape), i.dtype] for n, i in graph.tensors.items()}
+    out.append({"infos": infos, "calls": list(calls)})
+print(json.dumps(out))
+"""
+
+
+def test_partial_pass_beside_forked_inference_gives_onnx_shapes(tmp_path: Path) -> None:
+    """On the large-graph route (onnx's inference in a forked child), the pass records the
+    shapes it can find while it waits; together with onnx's answer for the rest, every
+    tensor reads as onnx alone infers it. Run in a fresh process: forking is only taken
+    where no threads (and no torch) are loaded."""
+    models = [_mixed_model(seed) for seed in range(6)]
+    paths = []
+    for i, model in enumerate(models):
+        path = tmp_path / f"mixed{i}.onnx"
+        onnx.save(model, str(path))
+        paths.append(str(path))
+    run = subprocess.run(
+        [sys.executable, "-c", _PARTIAL_SCRIPT, *paths], capture_output=True, text=True, check=True
+    )
+    results = json.loads(run.stdout)
+    codes = {name: code for code, name in onnx_frontend._ONNX_DTYPES.items()}
+    for model, result in zip(models, results, strict=True):
+        outputs = {out for node in model.graph.node for out in node.output}
+        ours = {
+            name: (tuple(shape), codes[dtype])
+            for name, (shape, dtype) in result["infos"].items()
+            if name in outputs
+        }
+        assert ours == _onnx_infos(model)
+        # the pass ran in partial mode and found at least the side branch ('side')
+        partial = [call for call in result["calls"] if call[0]]
+        assert len(partial) == 1 and partial[0][1] and partial[0][2] >= 1

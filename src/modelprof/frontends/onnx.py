@@ -329,13 +329,14 @@ class _GraphBuilder:
         control = {"If", "Loop", "Scan"} & op_types
         added = False
         try:
-            if shapeprop.covers(op_types - {"Constant"}) and all(
-                _has_schema(op, self.opsets.get("", 1)) for op in op_types
-            ):
+            # the op types our own shape pass may handle: in its table, and in the model's opset
+            opset = self.opsets.get("", 1)
+            allowed = {op for op in op_types if op in shapeprop.HANDLED and _has_schema(op, opset)}
+            if op_types - {"Constant"} <= allowed:
                 # plain arithmetic only: propagate shapes here, onnx's inference if that fails
                 self._add_nodes(model.graph.node, scope_prefix="", branch="", repeat=1)
                 added = True
-                if self._propagate(model.graph):
+                if self._propagate(model.graph, allowed):
                     outputs = tuple(o.name for o in model.graph.output)
                     self._check_inputs_fit(user_inputs)
                     return self._graph(graph_inputs, outputs)
@@ -344,6 +345,8 @@ class _GraphBuilder:
                 job = forked.ForkedInference.start(model, data_prop)
                 if not added:
                     self._add_nodes(model.graph.node, scope_prefix="", branch="", repeat=1)
+                if allowed:  # while the child infers: the plain nodes' shapes, ours to find
+                    self._propagate(model.graph, allowed, partial=True)
                 inferred = job.result()
                 self._collect_infos(inferred.graph)
             else:
@@ -388,10 +391,12 @@ class _GraphBuilder:
             notes=tuple(self.notes),
         )
 
-    def _propagate(self, graph: Any) -> bool:
+    def _propagate(self, graph: Any, allowed: set[str], partial: bool = False) -> bool:
         """Shapes by :mod:`.shapeprop` for a graph of plain arithmetic; False leaves the
         graph to onnx's inference (an op or a case it does not handle, or a shape the model
-        declares that disagrees)."""
+        declares that disagrees). ``partial``: record the shapes of the plain nodes only,
+        onnx's inference supplying the others (:meth:`_collect_infos` keeps what is known);
+        any disagreement with a declared shape and none are recorded."""
         from .shapeprop import propagate
 
         known = dict(self.tensors)
@@ -401,7 +406,7 @@ class _GraphBuilder:
                 if shape is None:
                     return False
                 known[vi.name] = TensorInfo(vi.name, shape, _dtype(vi.type.tensor_type.elem_type))
-        found = propagate(self.nodes, known, _ONNX_DTYPES)
+        found = propagate(self.nodes, known, _ONNX_DTYPES, allowed=allowed, partial=partial)
         if found is None:
             return False
         for vi in (*graph.value_info, *graph.output):

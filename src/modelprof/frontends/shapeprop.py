@@ -7,16 +7,18 @@ below (elementwise maths, activations, MatMul, Gemm, softmax, Cast) the rule for
 output is short and fixed by the ONNX spec, so the ONNX frontend propagates shapes itself in
 one pass over the translated nodes.
 
-The pass is deliberately all-or-nothing: :func:`propagate` returns None as soon as a node
-is outside the table or anything is unusual (an unknown input, operands that do not
-broadcast, mismatched MatMul dims), and the frontend then runs onnx's inference as for any
-other graph. So onnx still decides every case but the plain ones, error messages and all.
-Tests compare both routes tensor by tensor.
+The pass is all-or-nothing: :func:`propagate` returns None as soon as a node is outside the
+table or anything is unusual (an unknown input, operands that do not broadcast, mismatched
+MatMul dims), and the frontend then runs onnx's inference as for any other graph. So onnx
+still decides every case but the plain ones, error messages and all. On a large graph whose
+inference runs in a forked child (forked.py), the frontend also runs the pass in ``partial``
+mode while it waits: the plain nodes' shapes are then known before onnx's answer arrives,
+and only the rest of that answer is read. Tests compare the routes tensor by tensor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from ..graph import Node, Shape, TensorInfo
@@ -74,33 +76,36 @@ class _Unusual(Exception):
     """Leave this graph to onnx's inference."""
 
 
-def covers(op_types: Iterable[str]) -> bool:
-    """Whether every op type is one :func:`propagate` handles (default domain assumed)."""
-    return all(op in HANDLED for op in op_types)
-
-
 def propagate(
-    nodes: Sequence[Node], known: Mapping[str, TensorInfo], cast_dtypes: Mapping[int, str]
+    nodes: Sequence[Node],
+    known: Mapping[str, TensorInfo],
+    cast_dtypes: Mapping[int, str],
+    *,
+    allowed: Collection[str] = HANDLED,
+    partial: bool = False,
 ) -> dict[str, TensorInfo] | None:
     """``known`` plus the TensorInfo of every node output, or None to leave the graph to
     onnx.
 
     ``known`` holds the graph inputs and stored tensors; ``cast_dtypes`` maps ONNX dtype
-    codes to names (Cast's ``to``).
+    codes to names (Cast's ``to``); ``allowed`` narrows the op types handled (to those the
+    model's opset defines). ``partial``: skip what is not handled instead of giving up, so
+    the result holds every tensor that follows from the known ones through handled ops
+    alone (onnx's inference then supplies the rest).
     """
     infos = dict(known)
     get = infos.get
-    try:
-        for node in nodes:
-            op = node.op_type
-            outputs = node.outputs
-            if op == "Constant" and outputs and outputs[0] in infos:
-                continue  # a stored tensor the frontend already recorded
-            if node.domain or op not in HANDLED:
-                return None
+    for node in nodes:
+        op = node.op_type
+        outputs = node.outputs
+        if op == "Constant" and outputs and outputs[0] in infos:
+            continue  # a stored tensor the frontend already recorded
+        try:
+            if node.domain or op not in allowed or len(outputs) != 1 or not outputs[0]:
+                raise _Unusual
             first = get(node.inputs[0]) if node.inputs and node.inputs[0] else None
             if first is None:
-                return None
+                raise _Unusual
             if op in SAME_AS_FIRST:
                 shape, dtype = first.shape, first.dtype
             elif op in BROADCAST:
@@ -112,12 +117,12 @@ def propagate(
                 dtype = first.dtype
             else:  # Cast
                 shape, dtype = first.shape, cast_dtypes[int(node.attrs["to"])]
-            if len(outputs) != 1 or not outputs[0]:
-                return None
-            name = outputs[0]
-            infos[name] = TensorInfo(name, shape, dtype)
-    except (_Unusual, KeyError, IndexError, TypeError, ValueError):
-        return None
+        except (_Unusual, KeyError, IndexError, TypeError, ValueError):
+            if partial:
+                continue
+            return None
+        name = outputs[0]
+        infos[name] = TensorInfo(name, shape, dtype)
     return infos
 
 
