@@ -52,6 +52,32 @@ class SeparableResult:
     after: ProfileReport | None = None
     layer_timings: tuple[LayerTiming, ...] = ()
     accuracy: dict[str, float] | None = None
+    #: when no layer is replaced: why, then (with ``save``, ``measure`` or ``finetune``) what
+    #: was therefore not done; both are in ``report.notes`` too
+    nothing_done: tuple[str, ...] = ()
+
+
+def skipped(what: str, *, save: str | None, measure: str | None, finetune: str | None) -> str:
+    """One line saying that, ``what`` ("nothing to rewrite"), the model was not written,
+    measured or fine-tuned as asked; empty when none of them was asked for."""
+    done = [f"{save} was not written"] if save else []
+    verbs = [verb for verb, asked in (("measured", measure), ("fine-tuned", finetune)) if asked]
+    if verbs:
+        done.append(f"nothing was {' or '.join(verbs)}")
+    return f"{what}: {' and '.join(done)}" if done else ""
+
+
+def why_nothing_replaced(report: SeparableReport, min_saving: float | None = None) -> str:
+    """Why ``report`` replaces no layer: no eligible convolution, or none that saves MACs."""
+    if not report.layers:
+        return (
+            f"{report.model} has no eligible convolution (group 1, kernel larger than 1x1): "
+            "nothing to replace"
+        )
+    how = f"as depthwise + pointwise with m = {report.multiplier}"
+    if min_saving is not None and any(layer.saves for layer in report.layers):
+        return f"no layer would save at least {min_saving:g}x MACs {how} (--min-saving)"
+    return f"no layer would save MACs {how}"
 
 
 def _source_module(model: ModelRef) -> Any:
@@ -100,7 +126,11 @@ def separable(
     report = whatif(
         graph, analyze(graph), multiplier=multiplier, layers=layers, min_saving=min_saving
     )
-    if not (save or measure or finetune) or not report.replaced:
+    if not report.replaced:
+        undone = skipped("nothing to rewrite", save=save, measure=measure, finetune=finetune)
+        lines = (why_nothing_replaced(report, min_saving), *([undone] if undone else []))
+        return SeparableResult(replace(report, notes=(*report.notes, *lines)), nothing_done=lines)
+    if not (save or measure or finetune):
         return SeparableResult(report)
     from .transforms.save import check_target
 

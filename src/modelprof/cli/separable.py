@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import click
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -89,17 +87,12 @@ def separable_command(
             epochs=epochs,
         )
     report = result.report
-    if not report.layers:
-        # a JSON document (or a report file) says why it lists nothing; a terminal gets the line
-        why = (
-            f"{report.model} has no eligible convolution (group 1, kernel larger than 1x1): "
-            "nothing to replace"
-        )
-        result = replace(result, report=replace(report, notes=(*report.notes, why)))
-        if fmt == "table" and not quiet:
-            echo_err(why)
-    elif not report.replaced and not quiet:
-        echo_err("no layer would save MACs as depthwise + pointwise with these settings")
+    if result.nothing_done and not quiet:
+        # why nothing is replaced: a JSON document says it in its notes, a table on stderr too;
+        # what was therefore not written, measured or fine-tuned: always on stderr
+        why, *undone = result.nothing_done
+        for line in ([why] if fmt == "table" else []) + undone:
+            echo_err(line)
     costly = [layer.name for layer in report.replaced if not layer.saves]
     if costly and not quiet:
         echo_err(
@@ -108,8 +101,6 @@ def separable_command(
         )
     if report.saved and not quiet:
         echo_err(f"wrote {report.saved}")
-    elif save and not quiet:
-        echo_err(f"nothing to rewrite: {save} was not written")
     if not report.layers and fmt == "table" and output is None:
         return  # an empty table would say no more than the line above
     document = (

@@ -20,6 +20,18 @@ def _k(kernel: tuple[int, ...]) -> str:
     return "x".join(str(k) for k in kernel)
 
 
+def _change(before: int, after: int, *, ratio: bool = False) -> str:
+    """``before -> after``, with how many times fewer (or more), or ``before, unchanged``."""
+    if before == after:
+        return f"{human(before)}, unchanged"
+    text = f"{human(before)} -> {human(after)}"
+    if not ratio or not before or not after:
+        return text
+    if after < before:
+        return f"{text} ({before / after:.2f}x fewer)"
+    return f"{text} ({after / before:.2f}x more)"
+
+
 def separable_table(result: SeparableResult) -> RenderableType:
     report = result.report
     m = report.multiplier
@@ -62,16 +74,10 @@ def separable_table(result: SeparableResult) -> RenderableType:
             cells.append(f"{layer.weight_error:.3f}" if layer.weight_error is not None else "")
         table.add_row(*cells, style=style)
     footer = Text()
-    after = report.model_macs_after
     footer.append("model MACs ", style="dim")
-    footer.append(
-        f"{human(report.model_macs_before)} -> {human(after)} "
-        f"({report.model_macs_before / after:.2f}x fewer)"
-        if after
-        else ""
-    )
+    footer.append(_change(report.model_macs_before, report.model_macs_after, ratio=True))
     footer.append("  FLOPs ", style="dim")
-    footer.append(f"{human(report.model_flops_before)} -> {human(report.model_flops_after)}")
+    footer.append(_change(report.model_flops_before, report.model_flops_after))
     if result.rewritten_macs is not None:
         footer.append(f"\nrewrite counted: {human(result.rewritten_macs)} MACs", style="dim")
     if report.output_error is not None:
