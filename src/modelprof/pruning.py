@@ -19,6 +19,7 @@ from .costreport import CostReport
 from .errors import ModelprofError
 from .graph import Graph
 from .profilereport import ProfileReport
+from .rewrite import check_loaded, check_request, named_kind
 from .runtimes import RunSettings
 from .transforms.prune import (
     Sparsity,
@@ -148,6 +149,35 @@ def _search_ratio(
     return best[0], best[1]
 
 
+STRUCTURED_NEEDS_PYTORCH = (
+    "structured pruning needs the PyTorch model: an ONNX file has no dependency graph "
+    "to keep coupled layers consistent. Use --unstructured, or give the PyTorch source "
+    "(zoo name or file.py:factory)"
+)
+
+
+def check_prune_request(
+    model: ModelRef,
+    *,
+    amount: float | None = None,
+    target_macs: float | None = None,
+    heads: float | None = None,
+    unstructured: bool = False,
+    save: str | None = None,
+    force: bool = False,
+    finetune: str | None = None,
+) -> None:
+    """Refuse, before ``model`` is read, what :func:`prune` would refuse once it had read it:
+    a ratio out of range, structured pruning of an ONNX file, and what
+    :func:`~modelprof.rewrite.check_request` checks (the model file, ``--finetune``, ``--save``)."""
+    for value, what in ((amount, "--amount"), (target_macs, "--target-macs"), (heads, "--heads")):
+        if value is not None and not 0 < value < 1:
+            raise ModelprofError(f"{what} must be between 0 and 1 (exclusive), got {value}")
+    check_request(model, "prune", save=save, force=force, finetune=finetune)
+    if not unstructured and named_kind(model) == "onnx":
+        raise ModelprofError(STRUCTURED_NEEDS_PYTORCH)
+
+
 def prune(
     model: ModelRef,
     input_shapes: InputShapes = None,
@@ -169,17 +199,21 @@ def prune(
     """Prune ``model`` and report before against after."""
     from .transforms.save import check_target
 
-    for value, what in ((amount, "--amount"), (target_macs, "--target-macs"), (heads, "--heads")):
-        if value is not None and not 0 < value < 1:
-            raise ModelprofError(f"{what} must be between 0 and 1 (exclusive), got {value}")
+    check_prune_request(
+        model,
+        amount=amount,
+        target_macs=target_macs,
+        heads=heads,
+        unstructured=unstructured,
+        save=save,
+        force=force,
+        finetune=finetune,
+    )
     graph = load_graph(model, input_shapes)
+    check_loaded(model, graph, "prune")
     pytorch = graph.source == "pytorch"
     if not pytorch and not unstructured:
-        raise ModelprofError(
-            "structured pruning needs the PyTorch model: an ONNX file has no dependency graph "
-            "to keep coupled layers consistent. Use --unstructured, or give the PyTorch source "
-            "(zoo name or file.py:factory)"
-        )
+        raise ModelprofError(STRUCTURED_NEEDS_PYTORCH)
     if save:
         check_target(save, force=force, pytorch=pytorch)
     with tempfile.TemporaryDirectory(prefix="modelprof-prune-") as folder:

@@ -7,6 +7,7 @@ an ONNX file, which is what is saved as ``.onnx``/``.xml``, counted again, and p
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -95,6 +96,93 @@ def _relative_error(a: Any, b: Any) -> float:
     return float(np.linalg.norm(a - b)) / norm if norm else float(np.linalg.norm(b))
 
 
+#: model files by suffix: what a name says of its model before it is read
+_FILE_KINDS = {".onnx": "onnx", ".xml": "openvino", ".keras": "keras", ".h5": "keras"}
+_DESCRIBED = {
+    "onnx": "an ONNX file",
+    "openvino": "an OpenVINO IR",
+    "keras": "a Keras model",
+    "in-memory onnx": "an ONNX model in memory (save it to a file first)",
+}
+SOURCES = "ONNX files and PyTorch models (zoo names, file.py:factory)"
+
+
+def named_kind(model: ModelRef) -> str | None:
+    """The kind of model file ``model`` names (``onnx``, ``openvino``, ``keras``), or None
+    when its name does not tell: a zoo name or a factory (PyTorch once built), or an object."""
+    if not isinstance(model, str | os.PathLike):
+        return None
+    return _FILE_KINDS.get(Path(os.fspath(model)).suffix.lower())
+
+
+def check_request(
+    model: ModelRef,
+    what: str,
+    *,
+    save: str | None = None,
+    force: bool = False,
+    finetune: str | None = None,
+) -> None:
+    """Refuse, before ``model`` is read, what its name already rules out for ``what`` (a job
+    that makes a new model from it: "prune", "separable --profile"): a model file that
+    cannot be rewritten (an OpenVINO IR, a Keras model), ``finetune`` of anything but a
+    PyTorch model, and a ``save`` target that is the model itself, has the wrong suffix for
+    the model, exists (unless ``force``) or is a directory."""
+    from .transforms.save import check_target
+
+    kind = named_kind(model)
+    if kind in ("openvino", "keras"):
+        raise ModelprofError(
+            f"{what} works on {SOURCES}, not {_DESCRIBED[kind]}: give {model}'s "
+            "ONNX or PyTorch source"
+        )
+    if finetune and kind is not None:
+        raise ModelprofError(
+            f"--finetune needs a PyTorch model (zoo name or file.py:factory); {model} is "
+            f"{_DESCRIBED[kind]}"
+        )
+    if save is None:
+        return
+    if kind is not None and Path(save).resolve() == Path(os.fspath(model)).resolve():
+        raise ModelprofError(
+            f"--save {save} would replace the model it is made from: give another file name"
+        )
+    check_target(save, force=force, pytorch=kind is None)
+
+
+def check_separable_request(
+    model: ModelRef,
+    *,
+    save: str | None = None,
+    force: bool = False,
+    measure: str | None = None,
+    finetune: str | None = None,
+) -> str:
+    """:func:`check_request` for ``separable`` when it is asked for the rewrite (``save``,
+    ``measure`` or ``finetune``); returns how to name the request in an error."""
+    asked = [
+        flag
+        for flag, value in (("--save", save), ("--profile", measure), ("--finetune", finetune))
+        if value
+    ]
+    if not asked:
+        return "separable"
+    what = f"separable {asked[0]}"
+    check_request(model, what, save=save, force=force, finetune=finetune)
+    return what
+
+
+def check_loaded(model: ModelRef, graph: Graph, what: str) -> None:
+    """Refuse, once ``model`` is read as ``graph``, a model ``what`` cannot rewrite: only a
+    PyTorch model or an ONNX file (read again with its weights) can be."""
+    if graph.source == "pytorch" or (
+        graph.source == "onnx" and isinstance(model, str | os.PathLike)
+    ):
+        return
+    kind = "in-memory onnx" if graph.source == "onnx" else graph.source
+    raise ModelprofError(f"{what} works on {SOURCES}, not {_DESCRIBED.get(kind, kind)}")
+
+
 def onnx_output_error(original: Path, rewritten: Path, inputs: dict[str, Any]) -> float:
     """Relative L2 error between two ONNX models' first outputs, run in ONNX Runtime."""
     import onnxruntime as ort
@@ -122,6 +210,9 @@ def separable(
     epochs: int = 5,
 ) -> SeparableResult:
     """The what-if, and with ``save``/``measure``/``finetune`` the rewrite itself."""
+    what = check_separable_request(
+        model, save=save, force=force, measure=measure, finetune=finetune
+    )
     graph = load_graph(model, input_shapes)
     report = whatif(
         graph, analyze(graph), multiplier=multiplier, layers=layers, min_saving=min_saving
@@ -134,6 +225,7 @@ def separable(
         return SeparableResult(report)
     from .transforms.save import check_target
 
+    check_loaded(model, graph, what)
     pytorch = graph.source == "pytorch"
     if save:
         check_target(save, force=force, pytorch=pytorch)

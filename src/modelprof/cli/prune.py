@@ -12,7 +12,7 @@ from rich.text import Text
 from ..shapes import parse_input_shape
 from ..transforms.prune import IMPORTANCES
 from . import options
-from .common import check_outputs, echo_err, emit, model_argument, progress
+from .common import STDOUT, check_outputs, echo_err, emit, model_argument, progress
 
 #: what only acts on structured pruning
 STRUCTURED_ONLY = (
@@ -120,6 +120,7 @@ def prune_command(
     """
     from ..pruning import prune
     from ..report import jsondoc
+    from ..rewrite import check_request
     from ..runtimes import RunSettings
     from ..transforms.prune import StructuredPlan
 
@@ -134,6 +135,11 @@ def prune_command(
         "structured pruning: --unstructured zeroes weights, removing no channel and no MAC",
     )
     options.refuse_unless(ctx, unstructured, ("per_layer",), "--unstructured")
+    # what the model's name rules out (an IR cannot be pruned, --save over the model);
+    # --save - gets check_outputs' own message
+    check_request(
+        model, "prune", save=None if save == STDOUT else save, force=force, finetune=finetune
+    )
     check_outputs(output, force=force, save=save, model=model)
     plan = StructuredPlan(
         amount=amount if amount is not None else 0.5,

@@ -8,7 +8,7 @@ from rich.text import Text
 
 from ..shapes import parse_input_shape
 from . import options
-from .common import check_outputs, echo_err, emit, model_argument, progress
+from .common import STDOUT, check_outputs, echo_err, emit, model_argument, progress
 
 
 @click.command("separable")
@@ -62,11 +62,20 @@ def separable_command(
     """
     from ..report import jsondoc
     from ..report.separable_view import separable_document, separable_table
-    from ..rewrite import separable
+    from ..rewrite import check_separable_request, separable
     from ..runtimes import RunSettings
 
     options.refuse_unless(ctx, runtime is not None, options.MEASURE_ONLY, "--profile or --runtime")
     options.refuse_unless(ctx, finetune is not None, ("epochs",), "--finetune")
+    # what the model's name rules out (an IR cannot be rewritten, --save over the model);
+    # --save - gets check_outputs' own message
+    check_separable_request(
+        model,
+        save=None if save == STDOUT else save,
+        force=force,
+        measure=runtime,
+        finetune=finetune,
+    )
     check_outputs(output, force=force, save=save, model=model)
     specs = [parse_input_shape(s) for s in input_shapes]
     names = [n.strip() for n in layers.split(",") if n.strip()] if layers else None
