@@ -91,3 +91,25 @@ def test_a_rule_runs_once_per_distinct_shape_and_its_failures_stay_per_node() ->
     assert [u.name for u in report.uncounted] == ["e", "f"]
     assert report.layers[4].note == "not counted: rows of 5 are not supported"
     assert sorted(calls) == [(2, 4), (3, 4), (5, 4)]
+
+
+def test_a_hand_built_graph_with_list_shapes_is_counted() -> None:
+    """``Graph`` is public: shapes given as lists (not hashable) still count, uncached."""
+    from modelprof.graph import Graph, Node, Weight
+
+    tensors = {
+        "x": TensorInfo("x", [2, 3], "float32"),  # type: ignore[arg-type]
+        "w": TensorInfo("w", [3, 4], "float32"),  # type: ignore[arg-type]
+        "y": TensorInfo("y", [2, 4], "float32"),  # type: ignore[arg-type]
+    }
+    graph = Graph(
+        "g",
+        "manual",
+        (Node("mm", "MatMul", ("x", "w"), ("y",)),),
+        tensors,
+        ("x",),
+        ("y",),
+        {"w": Weight("w", (3, 4), "float32", "param")},
+    )
+    report = modelprof.count(graph)
+    assert (report.total.macs, report.total.params) == (24, 12)

@@ -73,8 +73,9 @@ def analyze(
             derived[alias] = derived[target]
     constants = set(graph.constants)
 
-    # 1. weight-only transforms are folded into their consumers; on the way, the consumers of
-    # every tensor a bias could be added to (nodes are in execution order, producers first)
+    # 1. weight-only transforms are folded into their consumers; on the way, every tensor's
+    # consumers (in any node order: an unsorted ONNX graph runs, and If branches may reuse a
+    # name, which then has the users of both)
     layer_nodes: list[Node] = []
     consumers: dict[str, list[int]] = {}
     producers: list[int] = []
@@ -93,10 +94,8 @@ def analyze(
         idx = len(layer_nodes)
         layer_nodes.append(node)
         for name in node.inputs:
-            if name in consumers:
-                consumers[name].append(idx)
+            consumers.setdefault(name, []).append(idx)
         if op in BIAS_PRODUCERS and len(node.outputs) == 1:
-            consumers[node.outputs[0]] = []
             producers.append(idx)
 
     # 2. bias Adds folded into the producing layer
@@ -122,12 +121,12 @@ def analyze(
     sizes: dict[str, int] = {}
     wbytes: dict[str, int] = {}  # bytes of each stored tensor
     wparams: dict[str, int] = {}  # its elements if a param, else 0
-    stored_numel = {"param": 0, "buffer": 0}
+    stored_numel: dict[str, int] = {}  # per kind
     for name, w in weights.items():
         numel = prod(w.shape)
         wbytes[name] = nbytes_of(numel, w.dtype)
         wparams[name] = numel if w.kind == "param" else 0
-        stored_numel[w.kind] += numel
+        stored_numel[w.kind] = stored_numel.get(w.kind, 0) + numel
     get = tensors.get
     derived_get = derived.get
     int_macs_total = 0
@@ -155,14 +154,18 @@ def analyze(
                 "->",
                 *[None if o is None else (o.shape, o.dtype) for o in out_infos],
             )
-            cost = memo.get(key)
+            try:
+                cost, cacheable = memo.get(key), True
+            except TypeError:  # a hand-built Graph with list shapes: unhashable, not cached
+                cost, cacheable = None, False
             if cost is None:
                 call = OpCall(op, tuple(in_infos), tuple(out_infos), node.attrs, count_bias)
                 try:
                     cost = rule(call)
                 except Exception as exc:  # a rule that cannot cost this node: say so, never zero
                     cost = f"not counted: {exc}"
-                memo[key] = cost
+                if cacheable:
+                    memo[key] = cost
             if isinstance(cost, str):
                 counted, note = False, cost
                 extra_uncounted.append(Uncounted(node.name, op, note))
@@ -249,10 +252,10 @@ def analyze(
 
     params_total = graph.param_total
     if params_total is None:
-        params_total = stored_numel["param"]
+        params_total = stored_numel.get("param", 0)
     buffers_total = graph.buffer_total
     if buffers_total is None:
-        buffers_total = stored_numel["buffer"]
+        buffers_total = stored_numel.get("buffer", 0)
     total = Totals(
         params=params_total,
         buffers=buffers_total,

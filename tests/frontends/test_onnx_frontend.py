@@ -50,6 +50,44 @@ def test_bias_add_is_folded_into_its_matmul() -> None:
     assert modelprof.count(_linear_model(), count_bias=True).total.flops == 64 + 4
 
 
+def test_bias_add_is_folded_in_a_graph_listed_out_of_order() -> None:
+    # ONNX Runtime sorts an unsorted graph itself, so such a file runs: the Add listed before
+    # its MatMul is still the MatMul's bias
+    model = _linear_model()
+    nodes = list(model.graph.node)
+    model.graph.ClearField("node")
+    model.graph.node.extend(reversed(nodes))
+    report = modelprof.count(model)
+    assert [(layer.name, layer.params, layer.flops) for layer in report.layers] == [("fc", 36, 64)]
+
+
+def test_if_branches_that_reuse_a_name_do_not_share_a_bias() -> None:
+    # both branches call their MatMul output 'mm': each branch's Add is counted as a layer of
+    # its own, never folded into the other branch's MatMul
+    def branch(tag: str) -> onnx.GraphProto:
+        return helper.make_graph(
+            [
+                helper.make_node("MatMul", ["x", f"w{tag}"], ["mm"], name=f"mm_{tag}"),
+                helper.make_node("Add", ["mm", f"b{tag}"], [f"o{tag}"], name=f"add_{tag}"),
+            ],
+            tag,
+            [],
+            [helper.make_tensor_value_info(f"o{tag}", F, [2, 4])],
+        )
+
+    model = _model(
+        [helper.make_node("If", ["c"], ["y"], then_branch=branch("t"), else_branch=branch("e"))],
+        [helper.make_tensor_value_info("x", F, [2, 3]), helper.make_tensor_value_info("c", 9, [])],
+        [helper.make_tensor_value_info("y", F, [2, 4])],
+        [_w("wt", 3, 4), _w("bt", 4), _w("we", 3, 4), _w("be", 4)],
+    )
+    for count_bias in (False, True):
+        report = modelprof.count(model, count_bias=count_bias)
+        # one branch: MatMul 2 x 3 x 4 = 24 MACs (48 FLOPs) + an Add of 8 elements
+        assert report.total.flops == 56
+        assert not any("folded" in layer.note for layer in report.layers)
+
+
 def test_dynamic_batch_must_be_bound_and_binding_scales_costs() -> None:
     with pytest.raises(ShapeError, match=r"input 'x' dim 0 \('batch'\) is dynamic.*x=1x8"):
         modelprof.count(_linear_model("batch"))

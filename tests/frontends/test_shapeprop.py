@@ -31,12 +31,13 @@ def _model(nodes, inputs, outputs, inits=(), opset=20):  # type: ignore[no-untyp
 
 
 def _onnx_infos(model: onnx.ModelProto) -> dict[str, tuple[tuple[int, ...], int]]:
-    """Every node output's (shape, elem_type) as onnx's own inference gives it."""
+    """Every node output's static (shape, elem_type) as onnx's own inference gives it (a
+    symbolic dim leaves the tensor out, as the frontend does)."""
     inferred = onnx.shape_inference.infer_shapes(model)
     found = {}
     for vi in (*inferred.graph.value_info, *inferred.graph.output):
         t = vi.type.tensor_type
-        if t.HasField("shape"):
+        if t.HasField("shape") and all(d.HasField("dim_value") for d in t.shape.dim):
             found[vi.name] = (tuple(d.dim_value for d in t.shape.dim), t.elem_type)
     return found
 
@@ -337,3 +338,79 @@ def test_partial_pass_beside_forked_inference_gives_onnx_shapes(tmp_path: Path) 
         # the pass ran in partial mode and found at least the side branch ('side')
         partial = [call for call in result["calls"] if call[0]]
         assert len(partial) == 1 and partial[0][1] and partial[0][2] >= 1
+
+
+def _mm_model(x_type: onnx.TypeProto | None = None, **kwargs: object) -> onnx.ModelProto:
+    return _model(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        [helper.make_tensor_value_info("x", F, [2, 3])],
+        [helper.make_tensor_value_info("y", F, None)],
+        [numpy_helper.from_array(np.ones((3, 4), np.float32), "w")],
+        **kwargs,
+    )
+
+
+def _with_declared_input(model: onnx.ModelProto, dims: list[object] | None, dtype: int = F):
+    # type: (...) -> onnx.ModelProto
+    model.graph.input.append(helper.make_tensor_value_info("w", dtype, dims))
+    return model
+
+
+def _cases_left_to_onnx() -> dict[str, onnx.ModelProto]:
+    v = helper.make_tensor_value_info
+    old_ir = _mm_model(opset=11)
+    old_ir.ir_version = 3  # before IR 4 an initializer that is not an input is ignored
+    sequence = _model(
+        [helper.make_node("Relu", ["x"], ["t"]), helper.make_node("Relu", ["t"], ["y"])],
+        [v("x", F, [2, 3])],
+        [v("y", F, None)],
+    )
+    sequence.graph.value_info.append(helper.make_tensor_sequence_value_info("t", F, [2, 3]))
+    return {
+        # opset 6: Mul broadcasts by its axis/broadcast attributes, not numpy's rules
+        "opset 6 per-channel Mul": _model(
+            [helper.make_node("Mul", ["x", "s"], ["y"], broadcast=1, axis=1)],
+            [v("x", F, [2, 3, 1, 1])],
+            [v("y", F, None)],
+            [numpy_helper.from_array(np.ones((3, 1), np.float32), "s")],
+            opset=6,
+        ),
+        # opset 11: Softmax's default axis is 1, out of range for a 1-D input
+        "Softmax axis out of range": _model(
+            [helper.make_node("Softmax", ["x"], ["y"])],
+            [v("x", F, [8])],
+            [v("y", F, None)],
+            opset=11,
+        ),
+        "input without an element type": _model(
+            [helper.make_node("Relu", ["x"], ["y"])],
+            [v("x", TensorProto.UNDEFINED, [2, 3])],
+            [v("y", F, None)],
+        ),
+        "initializer declared as a dynamic input": _with_declared_input(_mm_model(), ["a", "b"]),
+        "initializer declared as an input without shape": _with_declared_input(_mm_model(), None),
+        "IR 3, initializer not an input": old_ir,
+        "a tensor declared as a sequence": sequence,
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_cases_left_to_onnx()))
+def test_cases_onnx_decides_read_as_onnx_infers_them(case: str) -> None:
+    model = _cases_left_to_onnx()[case]
+    assert _ours(model) == _onnx_infos(model)
+
+
+def test_an_initializer_declared_as_an_input_of_another_shape_fails_as_onnx_does() -> None:
+    from modelprof.errors import ModelLoadError
+
+    model = _with_declared_input(_mm_model(), [3, 5])
+    with pytest.raises(ModelLoadError, match="shape inference failed"):
+        onnx_frontend.load(model)
+    # and declared as it is stored, the pass handles it
+    assert _ours(_with_declared_input(_mm_model(), [3, 4])) == {"y": ((2, 4), F)}
+
+
+def test_a_name_written_twice_is_left_to_onnx() -> None:
+    known = {"a": TensorInfo("a", (2, 3), "float32")}
+    nodes = [_node("Relu", ("a",), "t"), _node("Neg", ("a",), "t")]
+    assert shapeprop.propagate(nodes, known, onnx_frontend._ONNX_DTYPES) is None

@@ -329,9 +329,15 @@ class _GraphBuilder:
         control = {"If", "Loop", "Scan"} & op_types
         added = False
         try:
-            # the op types our own shape pass may handle: in its table, and in the model's opset
+            # the op types our own shape pass may handle: in its table, and in the model's opset;
+            # none before opset 11 (Add's old axis/broadcast attributes, Sum without
+            # broadcasting) or IR 4 (initializers that are not inputs do not count there)
             opset = self.opsets.get("", 1)
-            allowed = {op for op in op_types if op in shapeprop.HANDLED and _has_schema(op, opset)}
+            allowed = (
+                {op for op in op_types if op in shapeprop.HANDLED and _has_schema(op, opset)}
+                if opset >= MIN_OPSET and model.ir_version >= 4
+                else set()
+            )
             if op_types - {"Constant"} <= allowed:
                 # plain arithmetic only: propagate shapes here, onnx's inference if that fails
                 self._add_nodes(model.graph.node, scope_prefix="", branch="", repeat=1)
@@ -401,11 +407,15 @@ class _GraphBuilder:
 
         known = dict(self.tensors)
         for vi in graph.input:
-            if vi.name not in known:
-                shape = _static_shape(vi.type)
-                if shape is None:
-                    return False
-                known[vi.name] = TensorInfo(vi.name, shape, _dtype(vi.type.tensor_type.elem_type))
+            shape = _static_shape(vi.type)
+            code = vi.type.tensor_type.elem_type
+            if shape is None or not code:
+                return False  # onnx would leave what follows unknown: let it decide
+            stored = known.get(vi.name)
+            if stored is None:
+                known[vi.name] = TensorInfo(vi.name, shape, _dtype(code))
+            elif stored.shape != shape or stored.dtype != _dtype(code):
+                return False  # an initializer declared as an input with another type
         found = propagate(self.nodes, known, _ONNX_DTYPES, allowed=allowed, partial=partial)
         if found is None:
             return False
@@ -413,6 +423,8 @@ class _GraphBuilder:
             info = found.get(vi.name)
             if info is None:
                 continue
+            if not vi.type.HasField("tensor_type"):
+                return False  # declared a sequence or map: onnx keeps the declaration
             tensor_type = vi.type.tensor_type
             if tensor_type.elem_type and _dtype(tensor_type.elem_type) != info.dtype:
                 return False

@@ -66,6 +66,8 @@ SAME_AS_FIRST = frozenset(
         "ThresholdedRelu",
     }
 )
+#: Ops of SAME_AS_FIRST with an ``axis`` attribute that must lie within the input's rank.
+AXIS_OPS = frozenset({"Softmax", "LogSoftmax", "Hardmax"})
 #: Multidirectional (numpy) broadcasting of every input; dtype of the first.
 BROADCAST = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean"})
 #: Every op type :func:`propagate` handles.
@@ -103,10 +105,16 @@ def propagate(
         try:
             if node.domain or op not in allowed or len(outputs) != 1 or not outputs[0]:
                 raise _Unusual
+            if outputs[0] in infos:
+                raise _Unusual  # a name written twice: not a valid graph, onnx decides
             first = get(node.inputs[0]) if node.inputs and node.inputs[0] else None
             if first is None:
                 raise _Unusual
             if op in SAME_AS_FIRST:
+                if op in AXIS_OPS:
+                    rank = len(first.shape)
+                    if not -rank <= int(node.attrs["axis"]) < rank:
+                        raise _Unusual  # onnx's inference fails the node: unknown output
                 shape, dtype = first.shape, first.dtype
             elif op in BROADCAST:
                 shape, dtype = _broadcast(node.inputs, get), first.dtype
