@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from .costreport import CostReport
 from .errors import ModelprofError
 from .graph import Graph
 from .profilereport import ProfileReport
-from .rewrite import check_loaded, check_request, named_kind
+from .rewrite import check_loaded, check_request, named_kind, skipped
 from .runtimes import RunSettings
 from .transforms.prune import (
     Sparsity,
@@ -56,6 +57,9 @@ class PruneResult:
     accuracy_pruned: float | None = None
     saved: str | None = None
     notes: tuple[str, ...] = ()
+    #: when nothing was pruned: why, then (with ``save``, ``measure`` or ``finetune``) what was
+    #: therefore not done; both are in ``notes`` too
+    nothing_done: tuple[str, ...] = ()
     #: the pruned PyTorch module (None for ONNX sources), for the API user
     model: Any = field(default=None, repr=False, compare=False)
 
@@ -239,6 +243,15 @@ def prune(
         after_path = result.pop("after_path")
         before_path = result.pop("before_path")
         module = result["model"] = result.pop("module")
+        why = result.pop("nothing")
+        if why:
+            # the "pruned" model is the original: nothing to write, compare or fine-tune
+            undone = skipped(
+                "nothing was pruned, so ", save=save, measure=measure, finetune=finetune
+            )
+            result["nothing_done"] = (why, *([undone] if undone else []))
+            result["notes"] = (*result["notes"], *result["nothing_done"])
+            return PruneResult(**result)
         if save:
             from .transforms.save import save_model
 
@@ -305,14 +318,22 @@ def _prune_torch(
     notes: list[str] = []
     method = "unstructured" if unstructured else "structured"
     used_amount = amount
+    # why nothing was pruned (an amount that rounds to nothing, every layer ignored), if so
+    nothing: str | None
     if unstructured:
         prune_unstructured_torch(pruned, amount or 0.5, per_layer=per_layer)
         sparsity = tuple(torch_sparsity(pruned))
         notes.append(sparse_weights_note())
+        nothing = (
+            None
+            if _nonzero_torch(pruned) < before.nonzero_params
+            else _why_no_zeros(sparsity, amount or 0.5, per_layer)
+        )
     elif heads is not None:
         head_changes = prune_heads(pruned, heads)
         used_amount = heads
         method = "structured"
+        nothing = _why_no_head_removed(head_changes, heads)
     else:
         gradients = _taylor_gradients(data) if plan.importance == "taylor" and data else None
         if target_macs is not None:
@@ -324,15 +345,17 @@ def _prune_torch(
                 pruned, _example(graph), replace(plan, amount=amount or 0.5), gradients=gradients
             )
         p = used_amount or 0.5
-        notes.append(
-            f"a channel ratio p = {p:.2f} shrinks a conv whose input and output channels both "
-            f"shrink to (1-p)^2 = {(1 - p) ** 2:.0%} of its MACs (about "
-            f"{expected_mac_reduction(p):.0%} fewer); the first and last layers lose only p"
-        )
+        nothing = _why_no_channel_removed(module, pruned, plan, p)
+        if not nothing:  # what p does to MACs (it did nothing otherwise)
+            notes.append(
+                f"a channel ratio p = {p:.2f} shrinks a conv whose input and output channels "
+                f"both shrink to (1-p)^2 = {(1 - p) ** 2:.0%} of its MACs (about "
+                f"{expected_mac_reduction(p):.0%} fewer); the first and last layers lose only p"
+            )
     pruned.eval()
     accuracy_pruned = None
     accuracy_after = None
-    if data is not None:
+    if data is not None and not nothing:
         import torch
 
         accuracy_pruned = training.evaluate(pruned, data)
@@ -361,7 +384,71 @@ def _prune_torch(
         "module": pruned,
         "before_path": before_path,
         "after_path": after_path,
+        "nothing": nothing,
     }
+
+
+def _why_no_zeros(sparsity: Sequence[Sparsity], amount: float, per_layer: bool) -> str:
+    """Why unstructured pruning of ``amount`` zeroed no weight that was not zero already."""
+    total = sum(s.numel for s in sparsity)
+    if per_layer and not any(round(amount * s.numel) for s in sparsity):
+        largest = max(s.numel for s in sparsity)
+        return (
+            f"nothing was pruned: --amount {amount:g} of each layer's weights (the largest has "
+            f"{largest:,}) rounds to no weight"
+        )
+    if not per_layer and not round(amount * total):
+        return (
+            f"nothing was pruned: --amount {amount:g} of {total:,} prunable weights rounds to "
+            "no weight"
+        )
+    return f"nothing was pruned: the weights --amount {amount:g} zeroes were zero already"
+
+
+def _numel(module: Any) -> int:
+    return int(sum(p.numel() for p in module.parameters()))
+
+
+def _why_no_head_removed(changes: dict[str, tuple[int, int]], heads: float) -> str | None:
+    """Why ``--heads`` removed no head, or None when it removed some."""
+    if any(after < before for before, after in changes.values()):
+        return None
+    count = min(before for before, _ in changes.values())
+    return (
+        f"nothing was pruned: --heads {heads:g} of {count} heads is {heads * count:.2g}, "
+        "which rounds to no head"
+    )
+
+
+def _why_no_channel_removed(
+    module: Any, pruned: Any, plan: StructuredPlan, amount: float
+) -> str | None:
+    """Why structured pruning of ``module`` into ``pruned`` removed no channel, or None when
+    it removed some (a removed channel always takes parameters with it)."""
+    from torch import nn
+
+    from .transforms.prune import default_ignored, resolve_modules
+
+    if _numel(pruned) < _numel(module):
+        return None
+    ignored = (
+        resolve_modules(module, plan.ignore, "--ignore")
+        if plan.ignore is not None
+        else default_ignored(module)
+    )
+    kinds = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+    layers = [m for m in module.modules() if isinstance(m, kinds)]
+    if not layers:
+        return "nothing was pruned: the model has no convolution or linear layer"
+    if all(any(m is i for i in ignored) for m in layers):
+        if plan.ignore is not None:
+            return "nothing was pruned: --ignore leaves alone every layer with channels"
+        (classifier,) = (name for name, m in module.named_modules() if any(m is i for i in ignored))
+        return (
+            f"nothing was pruned: the only layer with channels, {classifier}, is the classifier, "
+            "which is left alone unless --ignore names other layers"
+        )
+    return f"nothing was pruned: Torch-Pruning removed no channel at amount {amount:.3g}"
 
 
 def _zero_masks(module: Any) -> list[tuple[Any, Any]]:
@@ -407,6 +494,7 @@ def _prune_onnx(
     onnx.save_model(proto, str(after_path))
     after_count = analyze(onnx_frontend.load(after_path, shapes, name=graph.name))
     after = PruneSide(after_count, after_path.stat().st_size, _nonzero_onnx(after_path))
+    zeroed = after.nonzero_params < before.nonzero_params
     return {
         "method": "unstructured",
         "amount": amount,
@@ -417,4 +505,5 @@ def _prune_onnx(
         "module": None,
         "before_path": source,
         "after_path": after_path,
+        "nothing": None if zeroed else _why_no_zeros(sparsity, amount, per_layer),
     }

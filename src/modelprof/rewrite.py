@@ -58,14 +58,14 @@ class SeparableResult:
     nothing_done: tuple[str, ...] = ()
 
 
-def skipped(what: str, *, save: str | None, measure: str | None, finetune: str | None) -> str:
-    """One line saying that, ``what`` ("nothing to rewrite"), the model was not written,
+def skipped(why: str, *, save: str | None, measure: str | None, finetune: str | None) -> str:
+    """One line saying that, ``why`` ("nothing to rewrite: "), the model was not written,
     measured or fine-tuned as asked; empty when none of them was asked for."""
     done = [f"{save} was not written"] if save else []
     verbs = [verb for verb, asked in (("measured", measure), ("fine-tuned", finetune)) if asked]
     if verbs:
         done.append(f"nothing was {' or '.join(verbs)}")
-    return f"{what}: {' and '.join(done)}" if done else ""
+    return f"{why}{' and '.join(done)}" if done else ""
 
 
 def why_nothing_replaced(report: SeparableReport, min_saving: float | None = None) -> str:
@@ -218,7 +218,7 @@ def separable(
         graph, analyze(graph), multiplier=multiplier, layers=layers, min_saving=min_saving
     )
     if not report.replaced:
-        undone = skipped("nothing to rewrite", save=save, measure=measure, finetune=finetune)
+        undone = skipped("nothing to rewrite: ", save=save, measure=measure, finetune=finetune)
         lines = (why_nothing_replaced(report, min_saving), *([undone] if undone else []))
         return SeparableResult(replace(report, notes=(*report.notes, *lines)), nothing_done=lines)
     if not (save or measure or finetune):

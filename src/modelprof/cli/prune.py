@@ -171,6 +171,12 @@ def prune_command(
             settings=RunSettings(threads=threads, time_budget_s=time_budget, warmup=5),
             rounds=rounds,
         )
+    if result.nothing_done and not quiet:
+        # why nothing was pruned: a JSON document says it in its notes, a table on stderr too;
+        # what was therefore not written, measured or fine-tuned: always on stderr
+        why, *undone = result.nothing_done
+        for line in ([why] if fmt == "table" else []) + undone:
+            echo_err(line)
     if result.saved and not quiet:
         echo_err(f"wrote {result.saved}")
     document = jsondoc.dumps(prune_document(result)) if fmt == "json" else prune_view(result)
