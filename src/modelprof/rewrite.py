@@ -26,6 +26,12 @@ RANDOM_WEIGHTS_NOTE = (
     "the output error says nothing about accuracy, which must be measured on a trained model "
     "(--finetune)"
 )
+#: The same for an ONNX file, which cannot be fine-tuned here.
+ONNX_WEIGHTS_NOTE = (
+    "the output error says how far the rewrite moves this model's outputs, not its accuracy "
+    "(on random weights a low-rank rewrite changes them almost completely); accuracy must be "
+    "measured after fine-tuning, which needs the PyTorch model (--finetune)"
+)
 
 
 @dataclass(frozen=True)
@@ -355,7 +361,7 @@ def _rewrite_onnx(
         "onnx": path,
         "module": None,
         "macs": counted.total.macs,
-        "report": _with_errors(report, errors, output_error),
+        "report": _with_errors(report, errors, output_error, note=ONNX_WEIGHTS_NOTE),
     }
 
 
@@ -365,6 +371,7 @@ def _with_errors(
     output_error: float,
     *,
     trained: bool = False,
+    note: str = RANDOM_WEIGHTS_NOTE,
 ) -> SeparableReport:
     def error_of(layer: SeparableLayer) -> float | None:
         return errors.get(layer.name, errors.get(layer.scope))
@@ -376,7 +383,7 @@ def _with_errors(
     full_rank = all(error < 1e-6 for error in errors.values())
     # with --finetune the accuracies say what the rewrite did; otherwise warn about the output
     # error's meaning (zoo models have random weights)
-    notes = report.notes if full_rank or trained else (*report.notes, RANDOM_WEIGHTS_NOTE)
+    notes = report.notes if full_rank or trained else (*report.notes, note)
     return replace(report, layers=layers, output_error=output_error, notes=notes)
 
 

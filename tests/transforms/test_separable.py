@@ -193,3 +193,27 @@ def test_profile_measures_both_models_per_replaced_layer(
     # the MAC ratio is the what-if's: conv1 60,840 / (6,084 + 6,760)
     assert timings["conv1"]["mac_ratio"] == pytest.approx(60_840 / 12_844)
     assert timings["conv1"]["time_after_us"] >= timings["conv1"]["depthwise_time_us"] > 0
+
+
+def test_rank_one_rewrite_of_an_onnx_file_points_to_the_pytorch_route(tmp_path: Path) -> None:
+    """An ONNX file cannot be fine-tuned here: its note says where accuracy can be measured
+    instead of suggesting --finetune on it."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weight = numpy_helper.from_array(rng.standard_normal((16, 8, 3, 3)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1], name="conv")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 16, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16, 16, 16])],
+        [weight],
+    )
+    source = tmp_path / "conv.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), source)
+    result = separable(str(source), save=str(tmp_path / "sep.onnx"))
+    # 16 x 8 x 9 = 1,152 MACs per pixel become 8 x 9 + 8 x 16 = 200 at rank 1
+    assert result.report.model_macs_after * 1152 == modelprof.count(source).total.macs * 200
+    assert any("needs the PyTorch model" in note for note in result.report.notes)
+    assert not any(note.endswith("trained model (--finetune)") for note in result.report.notes)
