@@ -73,12 +73,9 @@ def analyze(
             derived[alias] = derived[target]
     constants = set(graph.constants)
 
-    # 1. weight-only transforms are folded into their consumers; on the way, every tensor's
-    # consumers (in any node order: an unsorted ONNX graph runs, and If branches may reuse a
-    # name, which then has the users of both)
+    # 1. weight-only transforms are folded into their consumers
     layer_nodes: list[Node] = []
-    consumers: dict[str, list[int]] = {}
-    producers: list[int] = []
+    producers: list[int] = []  # layers whose output a bias could be added to
     for node in graph.nodes:
         op = node.op_type
         if op in WEIGHT_TRANSFORMS:
@@ -91,12 +88,17 @@ def analyze(
                     else:
                         constants.add(out)
                 continue
-        idx = len(layer_nodes)
-        layer_nodes.append(node)
-        for name in node.inputs:
-            consumers.setdefault(name, []).append(idx)
         if op in BIAS_PRODUCERS and len(node.outputs) == 1:
-            producers.append(idx)
+            producers.append(len(layer_nodes))
+        layer_nodes.append(node)
+    # their consumers, wherever they stand (an unsorted ONNX graph runs; If branches may reuse
+    # a name, which then has the users of both)
+    consumers: dict[str, list[int]] = {layer_nodes[i].outputs[0]: [] for i in producers}
+    if consumers:
+        for idx, node in enumerate(layer_nodes):
+            for name in node.inputs:
+                if name in consumers:
+                    consumers[name].append(idx)
 
     # 2. bias Adds folded into the producing layer
     absorbed: dict[int, int] = {}  # producer index -> Add index
