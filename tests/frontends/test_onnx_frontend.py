@@ -324,3 +324,27 @@ def test_scalar_and_one_element_literals_together() -> None:
     )
     report = modelprof.count(model)
     assert report.total.params == 0 and report.total.flops == 16
+
+
+def test_onnx_inference_never_sees_a_large_weight_payload(monkeypatch: pytest.MonkeyPatch) -> None:
+    """onnx's inference serialises the whole model (RUNTIME-NOTES.md): a 20 MiB weight is
+    cleared from the frontend's copy first, while the caller's model keeps it."""
+    w = numpy_helper.from_array(np.ones((2048, 2560), np.float32), "w")
+    model = _model(
+        [helper.make_node("MatMul", ["x", "w"], ["y"]), helper.make_node("Flatten", ["y"], ["z"])],
+        [helper.make_tensor_value_info("x", F, [1, 2048])],
+        [helper.make_tensor_value_info("z", F, None)],
+        [w],
+    )
+    seen: list[int] = []
+    infer = onnx.shape_inference.infer_shapes
+
+    def spy(proto: onnx.ModelProto, **kwargs: object) -> onnx.ModelProto:
+        seen.append(proto.ByteSize())
+        return infer(proto, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(onnx.shape_inference, "infer_shapes", spy)
+    report = modelprof.count(model)
+    assert len(seen) == 1 and seen[0] < 4096
+    assert model.ByteSize() > 20 * 2**20
+    assert (report.total.params, report.total.macs) == (2048 * 2560, 2048 * 2560)

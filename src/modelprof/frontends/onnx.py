@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelLoadError, ShapeError, first_line
-from ..graph import FLOAT_DTYPES, Graph, Node, TensorInfo, Uncounted, Weight, WeightKind
+from ..graph import (
+    FLOAT_DTYPES,
+    Graph,
+    Node,
+    TensorInfo,
+    Uncounted,
+    Weight,
+    WeightKind,
+    nbytes_of,
+)
 from ..shapes import InputSpec, resolve_inputs
 
 if TYPE_CHECKING:
@@ -27,7 +36,7 @@ if TYPE_CHECKING:
 MIN_OPSET = 11
 #: Files larger than this are read without their weight payloads (protoskim).
 SKIM_ABOVE_BYTES = 32 * 2**20
-#: Models larger than this have their weight payloads cleared before shape inference.
+#: Models with more weight payload than this have it cleared before shape inference.
 STRIP_ABOVE_BYTES = 16 * 2**20
 #: Integer initializers up to this many elements keep their values for shape inference.
 SMALL_INT_ELEMENTS = 1024
@@ -300,6 +309,7 @@ class _GraphBuilder:
         self.names: dict[str, int] = {}
         self.weight_nodes: set[str] = set()
         self.payloads: list[Any] = []  # initializers whose values shape inference never reads
+        self.payload_bytes = 0  # their size
 
     def build(
         self, user_inputs: Iterable[InputSpec] | Mapping[str, tuple[int, ...]] | None
@@ -346,7 +356,7 @@ class _GraphBuilder:
                     outputs = tuple(o.name for o in model.graph.output)
                     self._check_inputs_fit(user_inputs)
                     return self._graph(graph_inputs, outputs)
-            self._strip_payloads(model.graph)
+            self._strip_payloads()
             if forked.worthwhile(model) and not control:
                 job = forked.ForkedInference.start(model, data_prop)
                 if not added:
@@ -468,8 +478,10 @@ class _GraphBuilder:
             if not is_float and init.data_location != external and numel <= SMALL_INT_ELEMENTS:
                 if numel <= 16:
                     self.values[name] = numpy_helper.to_array(init)
-            else:
+            elif numel > SMALL_INT_ELEMENTS and init.data_location != external:
+                # only large payloads: clearing 66,666 small ones costs more than it saves
                 self.payloads.append(init)
+                self.payload_bytes += nbytes_of(numel, dtype)
         if singles:
             self._literals(graph, singles)
         if "Constant" in op_types:
@@ -477,10 +489,10 @@ class _GraphBuilder:
                 if node.op_type == "Constant":
                     self._constant_node(node, buffers, value_inputs)
 
-    def _strip_payloads(self, graph: Any) -> None:
+    def _strip_payloads(self) -> None:
         """Clear, in place, the weight payloads of a large model before onnx's inference,
         which serialises the whole model (RUNTIME-NOTES.md) and needs none of them."""
-        if graph.ByteSize() > STRIP_ABOVE_BYTES:
+        if self.payload_bytes > STRIP_ABOVE_BYTES:
             for init in self.payloads:
                 _clear_payload(init)
         self.payloads.clear()
