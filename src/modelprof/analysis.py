@@ -197,7 +197,7 @@ def analyze(
             elif name not in constants:
                 size = sizes.get(name)
                 if size is None:
-                    size = sizes[name] = info.nbytes if info is not None else 0
+                    size = sizes[name] = _nbytes(info)
                 act_in += size
                 in_shapes.append(info.shape if info is not None else ())
         if add_node is not None:  # the Add's other operand is the folded bias: a weight
@@ -383,10 +383,6 @@ def _nbytes(info: TensorInfo | None) -> int:
     return info.nbytes if info is not None else 0
 
 
-def _shape(info: TensorInfo | None) -> tuple[int, ...]:
-    return info.shape if info is not None else ()
-
-
 def _bias_add(
     node: Node,
     idx: int,
@@ -480,8 +476,7 @@ def _peak_activation_bytes(
     def nbytes(name: str) -> int:
         found = sizes.get(name)
         if found is None:
-            info = tensors.get(name)
-            found = sizes[name] = info.nbytes if info is not None else 0
+            found = sizes[name] = _nbytes(tensors.get(name))
         return found
 
     def base(name: str) -> str:
@@ -509,8 +504,7 @@ def _peak_activation_bytes(
                 continue
             b = base(out)
             if b not in size:
-                found = sizes.get(b)
-                size[b] = found if found is not None else nbytes(b)
+                size[b] = nbytes(b)
                 born[b] = idx
                 last_use.setdefault(b, idx)
     end = len(nodes)

@@ -342,7 +342,6 @@ class _GraphBuilder:
             # the op types our own shape pass may handle: in its table, and in the model's opset;
             # none before opset 11 (Add's old axis/broadcast attributes, Sum without
             # broadcasting) or IR 4 (initializers that are not inputs do not count there)
-            opset = self.opsets.get("", 1)
             allowed = (
                 {op for op in op_types if op in shapeprop.HANDLED and _has_schema(op, opset)}
                 if opset >= MIN_OPSET and model.ir_version >= 4
