@@ -80,7 +80,7 @@ def _log(message: str) -> None:
 
 def child_export(model: str, folder: Path) -> None:
     """Export a zoo model to ``folder/model.onnx`` (run in a child: keeps torch out of here)."""
-    from modelprof.profiling import prepare
+    from modelprof.measure.profiling import prepare
 
     folder.mkdir(parents=True, exist_ok=True)
     prepared = prepare(model, None, folder)
@@ -89,8 +89,8 @@ def child_export(model: str, folder: Path) -> None:
 
 def child_profile(runtime: str, onnx_path: Path, seconds: float) -> None:
     """One modelprof measurement; prints one JSON object."""
-    from modelprof.profiling import profile
-    from modelprof.runtimes import RunSettings
+    from modelprof.measure.profiling import profile
+    from modelprof.measure.runtimes import RunSettings
 
     settings = RunSettings(threads=THREADS, precision=PRECISION, time_budget_s=seconds)
     report = profile(str(onnx_path), runtime=runtime, settings=settings)
@@ -116,8 +116,8 @@ def child_ov_config(onnx_path: Path) -> None:
     """The properties of a model compiled with modelprof's own OpenVINO configuration."""
     import openvino as ov
 
-    from modelprof.runtimes import RunSettings
-    from modelprof.runtimes.openvino import OpenVINORuntime
+    from modelprof.measure.runtimes import RunSettings
+    from modelprof.measure.runtimes.openvino import OpenVINORuntime
 
     settings = RunSettings(threads=THREADS, precision=PRECISION)
     core = ov.Core()

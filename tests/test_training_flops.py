@@ -22,7 +22,7 @@ import modelprof
 from modelprof.analysis import analyze
 from modelprof.api import load_graph
 from modelprof.cli.main import main
-from modelprof.report import jsondoc, tabular
+from modelprof.render import jsondoc, tabular
 
 # seed-cnn (DESIGN.md), forward FLOPs and the backward pass by hand:
 #

@@ -189,7 +189,7 @@ def crosscheck(model: ModelRef, input_shapes: InputShapes = None) -> Crosscheck:
             )
             from .frontends import onnx as onnx_frontend
             from .frontends.export import export_onnx
-            from .profiling import _module_of
+            from .measure.profiling import _module_of
 
             module = _module_of(model)
             infos = graph.input_infos()

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from modelprof.cli.main import main
-from modelprof.compare import CompareReport, compare
-from modelprof.runtimes import RunSettings
+from modelprof.measure.comparison import CompareReport, compare
+from modelprof.measure.runtimes import RunSettings
 
 
 @pytest.fixture(scope="module")

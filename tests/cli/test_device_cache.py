@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from modelprof.cli.main import main
-from modelprof.runtimes import ceilings as cache
+from modelprof.measure import ceilings as cache
 
 SMALL = ["--matmul-size", "64", "--stream-mib", "1", "--iterations", "3"]
 

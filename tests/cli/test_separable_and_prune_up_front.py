@@ -12,8 +12,8 @@ import pytest
 
 from modelprof.cli.main import main
 from modelprof.errors import ModelprofError
-from modelprof.pruning import prune
-from modelprof.rewrite import separable
+from modelprof.rewrite.pruning import prune
+from modelprof.rewrite.separable_rewrite import separable
 
 #: a factory that leaves a mark when it is called, so a test can tell it never ran
 FACTORY = """

@@ -18,7 +18,7 @@ import modelprof
 from modelprof.cli.main import main
 from modelprof.costs import REGISTRY, OpCall
 from modelprof.graph import Graph, Node, TensorInfo
-from modelprof.report import jsondoc, tabular
+from modelprof.render import jsondoc, tabular
 
 _RNG = np.random.default_rng(0)
 

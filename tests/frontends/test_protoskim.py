@@ -13,7 +13,7 @@ import modelprof
 from modelprof.errors import ModelLoadError
 from modelprof.frontends import onnx as onnx_frontend
 from modelprof.frontends.protoskim import KEEP_BYTES, skim
-from modelprof.report.jsondoc import count_document
+from modelprof.render.jsondoc import count_document
 
 
 def _model(path: Path) -> Path:

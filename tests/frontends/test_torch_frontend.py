@@ -128,3 +128,18 @@ def test_unknown_aten_op_is_reported_not_zero() -> None:
     report = modelprof.count(Sorts(), {"x": (2, 5)})
     assert report.unsupported == {"aten::sort": 1}
     assert report.node_coverage == 0.0
+
+
+def test_a_pt_file_saved_before_the_layer_classes_moved_still_loads(tmp_path: Path) -> None:
+    # saved by modelprof when SeparableConv lived in modelprof.transforms.torch_layers: a
+    # depthwise 3x3 over 2 channels then a 1x1 to 4 channels, no biases, then ReLU
+    from modelprof.frontends.torch import load_pickled
+
+    saved = Path(__file__).parent.parent / "data" / "separable_saved_before_layout_change.pt"
+    module = load_pickled(saved)
+    assert type(module[0]).__module__ == "modelprof.frontends.torch_layers"
+    report = modelprof.count(module, {"input": (1, 2, 5, 5)})
+    # depthwise: 2 x 3 x 3 outputs x 9 taps = 162; pointwise: 4 x 3 x 3 outputs x 2 = 72
+    assert report.total.macs == 162 + 72
+    assert report.total.params == 2 * 9 + 4 * 2
+    assert module(torch.ones(1, 2, 5, 5)).shape == (1, 4, 3, 3)

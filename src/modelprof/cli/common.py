@@ -158,7 +158,7 @@ def _writable(target: Path, *, force: bool) -> Path:
 
 def _model_files(save: str, *, model: str, force: bool) -> list[str]:
     """The files ``--save save`` writes, once it is clear they may be written."""
-    from ..transforms.save import check_target
+    from ..rewrite.save import check_target
 
     if save == STDOUT:
         raise click.UsageError(

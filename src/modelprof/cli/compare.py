@@ -13,7 +13,7 @@ from .common import check_outputs, emit
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from ..compare import CompareReport
+    from ..measure.comparison import CompareReport
 
 #: what only acts with --profile
 MEASURE_ONLY = ("runtime", "device", "precision", "threads", "rounds", "iterations", "warmup")
@@ -72,9 +72,9 @@ def compare_command(
     timed in turn, round after round, so a change in the machine's load favours none of them:
     median, IQR and min latency, and the ratio of medians to the first model.
     """
-    from ..compare import compare, compare_document
-    from ..report import jsondoc
-    from ..runtimes import RunSettings
+    from ..measure.comparison import compare, compare_document
+    from ..measure.runtimes import RunSettings
+    from ..render import jsondoc
 
     if len(models) < 2:
         raise click.UsageError("compare needs at least two models")
@@ -102,7 +102,7 @@ def render_compare(report: CompareReport) -> RenderableType:
     from rich.table import Table
     from rich.text import Text
 
-    from ..report.units import human
+    from ..render.units import human
 
     def us(value: float) -> str:
         return f"{value / 1000:.2f} ms" if value >= 1000 else f"{value:.1f} us"

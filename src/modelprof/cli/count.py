@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import ModelprofError
-from ..report.terminal import SORT_KEYS
+from ..render.terminal import SORT_KEYS
 from ..shapes import parse_input_shape
 from . import options
 from .common import check_outputs, echo_err, emit, model_argument
@@ -97,7 +97,7 @@ def count_command(
     """
     from ..analysis import analyze
     from ..api import load_graph, load_rules
-    from ..report import jsondoc, tabular, terminal
+    from ..render import jsondoc, tabular, terminal
 
     # a short-lived process building one object per node: cyclic GC passes over the growing
     # heap only cost time (about 20 % on a 100,000-node graph)
@@ -184,7 +184,7 @@ def _sizes(
     quiet: bool,
 ) -> None:
     """``--sweep`` and ``--symbolic``: totals at several input sizes, or as formulas."""
-    from ..report import jsondoc, tabular, terminal
+    from ..render import jsondoc, tabular, terminal
     from ..sweep import (
         parse_sweep,
         parse_symbolic,

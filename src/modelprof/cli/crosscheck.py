@@ -32,8 +32,8 @@ def crosscheck_command(
     """Count MODEL through every route (PyTorch, ONNX export, OpenVINO conversion, IR) and
     explain every difference per module scope."""
     from ..crosscheck import crosscheck
-    from ..report import jsondoc
-    from ..report.units import human
+    from ..render import jsondoc
+    from ..render.units import human
 
     check_outputs(output, force=force)
     specs = [parse_input_shape(s) for s in input_shapes]

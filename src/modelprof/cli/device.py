@@ -74,7 +74,7 @@ def device_command(
     memory-bound; --cached shows what is stored for them.
     """
     from ..errors import ModelprofError
-    from ..runtimes import ceilings as cache
+    from ..measure import ceilings as cache
 
     options.refuse_unless(
         ctx,
@@ -97,7 +97,7 @@ def device_command(
             )
         document = {**stored, "cache_path": str(path), "cached": True}
     else:
-        from ..runtimes.device import measure_ceilings, settings_for
+        from ..measure.device import measure_ceilings, settings_for
 
         if not quiet and fmt == "table" and not output:
             echo_err(f"measuring peak compute and bandwidth on {runtime} (a few seconds)...")
@@ -115,7 +115,7 @@ def device_command(
         document = {**document, "cache_path": str(result.key.path), "cached": not no_cache}
 
     if fmt == "json":
-        from ..report import jsondoc
+        from ..render import jsondoc
 
         emit(jsondoc.dumps(document), output=output, force=force, quiet=quiet)
     else:

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..diffing import LAYER_METRICS, DiffInputError, LayerDiff, ReportDiff, TotalDiff
-from ..report.units import human
+from ..render.units import human
 from ..shapes import parse_input_shape
 from . import options
 from .common import check_outputs, emit
@@ -131,7 +131,7 @@ def _load(ref: str, specs: list[Any], count_bias: bool) -> dict[str, Any]:
             raise DiffInputError(f"cannot read {path}: {exc.strerror}") from None
         return count_document_of(doc, ref)
     from ..api import count
-    from ..report.jsondoc import count_document
+    from ..render.jsondoc import count_document
 
     return count_document(count(ref, specs or None, count_bias=count_bias))
 

@@ -13,9 +13,9 @@ from .common import STDOUT, check_outputs, emit, model_argument, progress
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from ..runtimes import RunSettings
+    from ..measure.runtimes import RunSettings
+    from ..measure.throughput_mode import ThroughputReport
     from ..shapes import InputSpec
-    from ..throughput import ThroughputReport
 
 
 @click.command("profile")
@@ -131,7 +131,7 @@ def profile_command(
     report gives FPS (batch x completed inferences / elapsed) and per-request latency for
     each (batch, streams) point.
     """
-    from ..runtimes import RunSettings
+    from ..measure.runtimes import RunSettings
 
     wants_throughput = bool(streams_text or requests is not None or sweep_text)
     if mode == "latency" and wants_throughput:
@@ -186,9 +186,9 @@ def profile_command(
             quiet=quiet,
         )
         return
-    from ..profiling import profile
-    from ..report import jsondoc, profile_view
-    from ..runtimes.ceilings import load_cached
+    from ..measure.ceilings import load_cached
+    from ..measure.profiling import profile
+    from ..render import jsondoc, profile_view
 
     with progress(f"profiling {model} on {runtime}...", quiet=quiet):
         report = profile(
@@ -213,7 +213,7 @@ def profile_command(
         )
     emit(document, output=output, force=force, quiet=quiet)
     if html_path:
-        from ..report.html import profile_html
+        from ..render.html import profile_html
 
         emit(profile_html(report), output=html_path, force=force, quiet=quiet)
 
@@ -236,7 +236,12 @@ def _throughput_command(
     sweep_text: str | None,
     quiet: bool,
 ) -> None:
-    from ..throughput import parse_int_list, parse_sweep, throughput, throughput_document
+    from ..measure.throughput_mode import (
+        parse_int_list,
+        parse_sweep,
+        throughput,
+        throughput_document,
+    )
 
     if requests is not None and requests < 1:
         raise click.BadParameter(f"{requests} is not at least 1", param_hint="'--requests'")
@@ -255,7 +260,7 @@ def _throughput_command(
         input_file=input_file,
     )
     if fmt == "json":
-        from ..report import jsondoc
+        from ..render import jsondoc
 
         emit(jsondoc.dumps(throughput_document(report)), output=output, force=force, quiet=quiet)
     else:
@@ -269,7 +274,7 @@ def render_throughput(report: ThroughputReport) -> RenderableType:
     from rich.table import Table
     from rich.text import Text
 
-    from ..report.units import human
+    from ..render.units import human
 
     def us(value: float) -> str:
         return f"{value / 1000:.2f} ms" if value >= 1000 else f"{value:.1f} us"

@@ -9,8 +9,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ..rewrite.transforms.prune import IMPORTANCES
 from ..shapes import parse_input_shape
-from ..transforms.prune import IMPORTANCES
 from . import options
 from .common import STDOUT, check_outputs, echo_err, emit, model_argument, progress
 
@@ -118,11 +118,11 @@ def prune_command(
     MACs, params, file size and latency drop. --unstructured zeroes weights (ONNX too): the
     report says what that does and does not buy.
     """
-    from ..pruning import prune
-    from ..report import jsondoc
-    from ..rewrite import check_request
-    from ..runtimes import RunSettings
-    from ..transforms.prune import StructuredPlan
+    from ..measure.runtimes import RunSettings
+    from ..render import jsondoc
+    from ..rewrite.pruning import prune
+    from ..rewrite.separable_rewrite import check_request
+    from ..rewrite.transforms.prune import StructuredPlan
 
     if amount is not None and target_macs is not None:
         raise click.UsageError("give --amount or --target-macs, not both")
@@ -184,7 +184,7 @@ def prune_command(
 
 
 def _side_doc(side: Any) -> dict[str, Any]:
-    from ..report import jsondoc
+    from ..render import jsondoc
 
     doc = jsondoc.count_document(side.count)
     doc["file_bytes"] = side.file_bytes
@@ -233,7 +233,7 @@ def prune_document(result: Any) -> dict[str, Any]:
 
 
 def prune_view(result: Any) -> RenderableType:
-    from ..report.units import human, percent
+    from ..render.units import human, percent
 
     before, after = result.before, result.after
     title = Text()

@@ -60,10 +60,10 @@ def separable_command(
     Eligible layers are convolutions with group 1 and a kernel larger than 1x1. The rewrite
     factors each kernel by truncated SVD (rank m), so it starts from the original weights.
     """
-    from ..report import jsondoc
-    from ..report.separable_view import separable_document, separable_table
-    from ..rewrite import check_separable_request, separable
-    from ..runtimes import RunSettings
+    from ..measure.runtimes import RunSettings
+    from ..render import jsondoc
+    from ..render.separable_view import separable_document, separable_table
+    from ..rewrite.separable_rewrite import check_separable_request, separable
 
     options.refuse_unless(ctx, runtime is not None, options.MEASURE_ONLY, "--profile or --runtime")
     options.refuse_unless(ctx, finetune is not None, ("epochs",), "--finetune")
@@ -134,9 +134,9 @@ def pooling_command(
     """What a 2x2 or global average pool before each dense layer would save."""
     from ..analysis import analyze
     from ..api import load_graph
-    from ..report import jsondoc
-    from ..report.separable_view import pooling_document, pooling_table
-    from ..transforms.pooling import pooling_whatif
+    from ..render import jsondoc
+    from ..render.separable_view import pooling_document, pooling_table
+    from ..rewrite.transforms.pooling import pooling_whatif
 
     check_outputs(output, force=force)
     specs = [parse_input_shape(s) for s in input_shapes]

@@ -14,10 +14,12 @@ import contextlib
 import importlib
 import importlib.util
 import inspect
+import pickle
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import MissingExtraError, ModelLoadError, ShapeError, first_line
@@ -667,6 +669,26 @@ def _batchnorm_notes(nodes: list[Node], cap: _Capture) -> list[str]:
     ]
 
 
+#: Where the layer classes modelprof's rewrites insert lived in earlier versions: a pickle
+#: names a class by its module, so ``.pt`` files saved then name these modules.
+MOVED_CLASS_MODULES = {"modelprof.transforms.torch_layers": "modelprof.frontends.torch_layers"}
+
+
+class _RelocatingUnpickler(pickle.Unpickler):
+    """An unpickler that finds classes at their new module when a pickle names an old one."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(MOVED_CLASS_MODULES.get(module, module), name)
+
+
+def _relocating_pickle() -> ModuleType:
+    """``pickle`` with :class:`_RelocatingUnpickler`, in the shape ``torch.load`` takes."""
+    module = ModuleType("modelprof_relocating_pickle")
+    module.Unpickler = _RelocatingUnpickler  # type: ignore[attr-defined]
+    module.load = pickle.load  # type: ignore[attr-defined]
+    return module
+
+
 def load_pickled(path: Path) -> Any:
     """A whole module saved with ``torch.save(module)`` (what ``--save x.pt`` writes)."""
     torch = import_torch()
@@ -674,9 +696,11 @@ def load_pickled(path: Path) -> Any:
         raise ModelLoadError(f"no such file: {path}")
     try:
         # modules rewritten by modelprof reference its layer classes: make them importable
-        from ..transforms import torch_layers  # noqa: F401
+        from . import torch_layers  # noqa: F401
 
-        obj = torch.load(path, map_location="cpu", weights_only=False)
+        obj = torch.load(
+            path, map_location="cpu", weights_only=False, pickle_module=_relocating_pickle()
+        )
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         raise ModelLoadError(f"{path} could not be unpickled: {message}") from None

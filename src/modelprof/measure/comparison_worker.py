@@ -1,0 +1,98 @@
+"""One model's runtime session in a process of its own, timed on request (``compare``).
+
+The parent (:mod:`modelprof.measure.comparison`) starts one worker per model with
+``python -m modelprof.measure.comparison_worker`` and talks to it in JSON lines:
+
+- parent -> worker, first line: ``{"runtime", "onnx", "inputs" (an .npz), "settings"}``;
+  the worker loads and compiles the model once, binds its inputs, warms up, and answers
+  ``{"ok": true, "pid", "runtime", "runtime_version", "device", "precision", "threads",
+  "compile_ms"}`` (or ``{"ok": false, "error": "one line"}``).
+- ``{"cmd": "run", "n": N}``: one untimed run (the other workers have just had the caches),
+  then N timed runs; answer ``{"samples_us": [...], "start_s", "end_s"}`` with the batch's
+  bounds on the system-wide monotonic clock, so the parent can check that batches never
+  overlapped.
+- ``{"cmd": "quit"}`` (or end of input): exit.
+
+Only the protocol goes to the real stdout: anything a runtime prints is sent to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+
+def open_session(
+    runtime: str, onnx_path: Path, inputs: dict[str, Any], settings: Any
+) -> tuple[Callable[[], object], dict[str, Any]]:
+    """``run()`` (one synchronous inference, inputs bound once) and what it runs with."""
+    from ..errors import ModelprofError
+    from .runtimes import get_runtime
+    from .runtimes.onnxruntime import OnnxRuntime
+    from .runtimes.openvino import OpenVINORuntime
+
+    backend = get_runtime(runtime)
+    if isinstance(backend, OpenVINORuntime | OnnxRuntime):
+        return backend.bound_infer(onnx_path, inputs, settings)
+    raise ModelprofError(f"compare cannot time models on {runtime}")
+
+
+def serve(commands: IO[str], replies: IO[str]) -> int:
+    import numpy as np
+
+    from ..errors import ModelprofError
+    from .runtimes import RunSettings
+
+    def send(message: dict[str, Any]) -> None:
+        replies.write(json.dumps(message) + "\n")
+        replies.flush()
+
+    first = commands.readline()
+    if not first:
+        return 1
+    try:
+        setup = json.loads(first)
+        settings = RunSettings(**setup["settings"])
+        with np.load(setup["inputs"], allow_pickle=False) as data:
+            inputs = {name: np.ascontiguousarray(data[name]) for name in data.files}
+        run, info = open_session(setup["runtime"], Path(setup["onnx"]), inputs, settings)
+        for _ in range(settings.warmup):
+            run()
+    except ModelprofError as exc:
+        send({"ok": False, "error": str(exc)})
+        return 2
+    except Exception as exc:  # reported to the parent as one line
+        send({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
+        return 3
+    send({"ok": True, "pid": os.getpid(), **info})
+    for line in commands:
+        message = json.loads(line)
+        if message.get("cmd") != "run":
+            break
+        run()
+        samples = []
+        start = time.monotonic()
+        for _ in range(int(message["n"])):
+            t0 = time.perf_counter_ns()
+            run()
+            samples.append((time.perf_counter_ns() - t0) / 1e3)
+        end = time.monotonic()
+        send({"samples_us": samples, "start_s": start, "end_s": end})
+    return 0
+
+
+def main() -> int:
+    # the protocol keeps the real stdout; fd 1 (and print) now go to stderr
+    replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return serve(sys.stdin, replies)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

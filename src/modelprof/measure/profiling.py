@@ -1,0 +1,411 @@
+"""Profile = count + measure + join.
+
+Every model is profiled as an ONNX file, so the count and the runtime see the same graph and
+the same node names: a PyTorch model (zoo or factory) is exported first. Each runtime layer is
+then mapped back to the count's layers through the runtime's own record of fusion, and every
+costed layer appears in the result: with a measured time, or as folded into a runtime layer.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+from ..analysis import analyze
+from ..api import InputShapes, ModelRef
+from ..costreport import CostReport, LayerCost
+from ..errors import ModelLoadError, ShapeError
+from ..graph import Graph
+from .profilereport import Ceilings, LatencyStats, ProfileLayer, ProfileReport
+from .runtimes import RunSettings, get_runtime
+from .runtimes.base import Measurement, RuntimeLayer
+
+_NP_DTYPES = {
+    "float32": "float32",
+    "float16": "float16",
+    "float64": "float64",
+    "int64": "int64",
+    "int32": "int32",
+    "int8": "int8",
+    "uint8": "uint8",
+    "bool": "bool",
+}
+
+
+@dataclass(frozen=True)
+class PreparedModel:
+    """A model as an ONNX file plus its Graph and count."""
+
+    label: str
+    onnx_path: Path
+    graph: Graph
+    count: CostReport
+
+
+def prepare(model: ModelRef, input_shapes: InputShapes, workdir: Path) -> PreparedModel:
+    """Resolve ``model`` to a file the runtimes read (an ONNX file, exporting PyTorch models,
+    or an OpenVINO IR as it is) and count it."""
+    from ..api import load_graph
+    from ..frontends import onnx as onnx_frontend
+
+    if isinstance(model, str | Path) and str(model).lower().endswith(".onnx"):
+        graph = onnx_frontend.load(Path(model), input_shapes)
+        return PreparedModel(Path(model).name, Path(model), graph, analyze(graph))
+    if isinstance(model, str | Path) and str(model).lower().endswith(".xml"):
+        # OpenVINO compiles its own IR directly; ONNX Runtime cannot read it (it says so)
+        from ..frontends import openvino as openvino_frontend
+
+        graph = openvino_frontend.load(Path(model), input_shapes)
+        return PreparedModel(Path(model).name, Path(model), graph, analyze(graph))
+    torch_graph = load_graph(model, input_shapes)
+    if torch_graph.source != "pytorch":
+        raise ModelLoadError(f"cannot profile a model from {torch_graph.source}")
+    module = _module_of(model)
+    from ..frontends.export import export_onnx
+
+    shapes = {info.name: (info.shape, info.dtype) for info in torch_graph.input_infos()}
+    path = export_onnx(module, shapes, workdir / "model.onnx")
+    graph = onnx_frontend.load(path, None, name=torch_graph.name)
+    return PreparedModel(torch_graph.name, path, graph, analyze(graph))
+
+
+def _module_of(model: ModelRef) -> Any:
+    from ..frontends import torch as torch_frontend
+    from ..frontends import zoo
+
+    if isinstance(model, str):
+        if model in zoo.ZOO:
+            return zoo.get(model).build()
+        return torch_frontend.load_factory(model)
+    return model
+
+
+def make_inputs(
+    graph: Graph, input_file: str | Path | None = None, seed: int = 0
+) -> dict[str, Any]:
+    """Random inputs with a fixed seed, or the user's ``.npy`` (one input) / ``.npz`` arrays,
+    checked against the model's input shapes and dtypes."""
+    import numpy as np
+
+    infos = graph.input_infos()
+    if input_file is None:
+        rng = np.random.default_rng(seed)
+        arrays = {}
+        for info in infos:
+            dtype = _NP_DTYPES.get(info.dtype, "float32")
+            if dtype.startswith("float"):
+                arrays[info.name] = rng.standard_normal(info.shape).astype(dtype)
+            else:
+                arrays[info.name] = np.zeros(info.shape, dtype=dtype)
+        return arrays
+    path = Path(input_file)
+    if not path.is_file():
+        raise ModelLoadError(f"no such input file: {path}")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        detail = str(exc) or "the file is empty"
+        raise ModelLoadError(f"{path} is not a .npy or .npz file: {detail}") from None
+    if isinstance(loaded, np.ndarray):
+        if len(infos) != 1:
+            raise ShapeError(
+                f"{path} holds one array but the model has {len(infos)} inputs: use .npz"
+            )
+        given = {infos[0].name: loaded}
+    else:
+        given = {k: loaded[k] for k in loaded.files}
+    arrays = {}
+    for info in infos:
+        if info.name not in given:
+            raise ShapeError(f"{path} has no array named '{info.name}' (has: {', '.join(given)})")
+        arr = given[info.name]
+        if tuple(arr.shape) != tuple(info.shape):
+            raise ShapeError(
+                f"{path}: '{info.name}' has shape {tuple(arr.shape)} but the model expects "
+                f"{tuple(info.shape)}"
+            )
+        if str(arr.dtype) != _NP_DTYPES.get(info.dtype, info.dtype):
+            raise ShapeError(
+                f"{path}: '{info.name}' has dtype {arr.dtype} but the model expects {info.dtype}"
+            )
+        arrays[info.name] = np.ascontiguousarray(arr)
+    return arrays
+
+
+def profile(
+    model: ModelRef,
+    input_shapes: InputShapes = None,
+    *,
+    runtime: str = "openvino",
+    settings: RunSettings | None = None,
+    input_file: str | Path | None = None,
+    ceilings: Ceilings | None = None,
+) -> ProfileReport:
+    """Measure ``model`` end to end and per layer on ``runtime``, joined with its count."""
+    settings = settings or RunSettings()
+    backend = get_runtime(runtime)
+    with tempfile.TemporaryDirectory(prefix="modelprof-") as folder:
+        prepared = prepare(model, input_shapes, Path(folder))
+        inputs = make_inputs(prepared.graph, input_file)
+        measurement = backend.measure(prepared.onnx_path, inputs, settings)
+    return join(prepared, measurement, ceilings)
+
+
+def profile_interleaved(
+    first: ModelRef,
+    second: ModelRef,
+    *,
+    runtime: str,
+    settings: RunSettings,
+    rounds: int = 2,
+    input_shapes: InputShapes = None,
+) -> tuple[ProfileReport, ProfileReport]:
+    """Profile two models alternately (A B A B ...) and keep, for each, the round with the
+    median end-to-end latency, so drift in a shared machine favours neither (DESIGN.md)."""
+    pairs = [
+        (
+            profile(first, input_shapes, runtime=runtime, settings=settings),
+            profile(second, input_shapes, runtime=runtime, settings=settings),
+        )
+        for _ in range(max(rounds, 1))
+    ]
+
+    def middle(reports: list[ProfileReport]) -> ProfileReport:
+        mid = median(r.latency_us.median for r in reports)
+        return min(reports, key=lambda r: abs(r.latency_us.median - mid))
+
+    return middle([a for a, _ in pairs]), middle([b for _, b in pairs])
+
+
+# -- joining runtime layers with the count ------------------------------------------------------
+
+
+def _resolver(graph: Graph, layer_names: set[str]) -> Any:
+    """Map a runtime's source name to a count layer name.
+
+    OpenVINO names decomposed pieces ``<onnx node>/WithoutBiases``; ONNX nodes without a name
+    are known by their output tensor. Names are tried whole, then with trailing ``/parts``
+    removed, then as output tensors.
+    """
+    producer = {out: node.name for node in graph.nodes for out in node.outputs}
+
+    def resolve(name: str) -> str | None:
+        candidate = name
+        while candidate:
+            if candidate in layer_names:
+                return candidate
+            if candidate in producer and producer[candidate] in layer_names:
+                return producer[candidate]
+            if "/" not in candidate.strip("/"):
+                break
+            candidate = candidate.rsplit("/", 1)[0]
+        return None
+
+    return resolve, producer
+
+
+def join(
+    prepared: PreparedModel, measurement: Measurement, ceilings: Ceilings | None = None
+) -> ProfileReport:
+    count = prepared.count
+    graph = prepared.graph
+    by_name = {layer.name: layer for layer in count.layers}
+    resolve, producer = _resolver(graph, set(by_name))
+    runs = len(measurement.profiled_latency_us)
+
+    # each source layer belongs to one runtime layer: the longest-running one that lists it
+    claims: list[tuple[RuntimeLayer, list[str], float]] = []
+    for rt_layer in measurement.layers:
+        names = [n for n in (resolve(s) for s in rt_layer.sources) if n]
+        names += [
+            producer[t] for t in rt_layer.source_tensors if t in producer and producer[t] in by_name
+        ]
+        time_us = median(rt_layer.times_us) if rt_layer.times_us else 0.0
+        claims.append((rt_layer, list(dict.fromkeys(names)), time_us))
+
+    def rank(i: int) -> tuple[float, bool]:
+        # more time first; on a tie, a layer with a real kernel over an 'unknown' helper
+        rt_layer, _, time_us = claims[i]
+        return time_us, not rt_layer.exec_type.startswith("unknown")
+
+    best: dict[str, int] = {}
+    for i, (_, names, _) in enumerate(claims):
+        for n in names:
+            if n not in best or rank(i) > rank(best[n]):
+                best[n] = i
+    executed: list[tuple[RuntimeLayer, list[str]]] = []
+    helpers: dict[int, list[str]] = {}
+    owner: dict[str, int] = {}
+    for i, (rt_layer, names, _) in enumerate(claims):
+        owned = [n for n in names if best[n] == i]
+        ran = any(t > 0 for t in rt_layer.times_us)
+        if not owned and not ran:
+            continue  # constant subgraphs and idle helpers the runtime folded at compile time
+        if not owned and names:
+            helpers[len(executed)] = names  # a helper of another layer (weights reorder, say)
+        for n in owned:
+            owner[n] = len(executed)
+        executed.append((rt_layer, owned))
+
+    # source layers no runtime layer claimed: find where the runtime fused them
+    macs_of = {layer.name: layer.macs for layer in count.layers}
+    for layer in count.layers:
+        if layer.name not in owner:
+            target = _absorbing_layer(layer.name, graph, owner, macs_of)
+            if target is not None:
+                executed[target][1].append(layer.name)
+
+    total_time = median(measurement.latency_us)
+    rows: list[ProfileLayer] = []
+    for index, (rt_layer, names) in enumerate(executed):
+        members = [by_name[n] for n in names]
+        if index in helpers:
+            main_name = max(helpers[index], key=lambda n: by_name[n].flops)
+            rows.append(
+                ProfileLayer(
+                    name=f"{main_name} ({rt_layer.layer_type})",
+                    op=rt_layer.layer_type,
+                    exec_type=rt_layer.exec_type,
+                    precision=rt_layer.precision,
+                    time_us=median(rt_layer.times_us),
+                    time_share=median(rt_layer.times_us) / total_time,
+                    flops=0,
+                    macs=0,
+                    bytes_moved=0,
+                    gflops_per_s=None,
+                    fused_from=tuple(helpers[index]),
+                    runtime_name=rt_layer.runtime_name,
+                )
+            )
+            continue
+        time_us = median(rt_layer.times_us) if rt_layer.times_us else 0.0
+        flops = sum(m.flops for m in members)
+        macs = sum(m.macs for m in members)
+        moved = sum(m.bytes_moved for m in members)
+        main = max(members, key=lambda m: (m.flops, m.macs)) if members else None
+        rows.append(_row(rt_layer, main, names, time_us, total_time, flops, macs, moved, ceilings))
+    # every costed source layer appears: as a row's name, or as a row folded into one
+    row_of = {n: row.name for row in rows for n in row.fused_from}
+    for layer in count.layers:
+        if layer.name in row_of and row_of[layer.name] == layer.name:
+            continue
+        rows.append(
+            ProfileLayer(
+                name=layer.name,
+                op=layer.op,
+                exec_type="",
+                precision="",
+                time_us=0.0,
+                time_share=0.0,
+                flops=0,
+                macs=0,
+                bytes_moved=0,
+                gflops_per_s=None,
+                folded_into=row_of.get(layer.name, "(removed by the runtime)"),
+            )
+        )
+    notes = list(measurement.notes)
+    return ProfileReport(
+        model=prepared.label,
+        runtime=measurement.runtime,
+        runtime_version=measurement.runtime_version,
+        device=measurement.device,
+        precision=measurement.precision,
+        threads=measurement.threads,
+        iterations=runs,
+        compile_ms=measurement.compile_ms,
+        first_inference_ms=measurement.first_inference_ms,
+        latency_us=LatencyStats.of(measurement.latency_us),
+        profiled_latency_us=LatencyStats.of(measurement.profiled_latency_us),
+        layers=tuple(rows),
+        count=count,
+        memory_rss_bytes=measurement.rss_bytes,
+        ceilings=ceilings,
+        notes=tuple(notes),
+    )
+
+
+def _row(
+    rt_layer: RuntimeLayer,
+    main: LayerCost | None,
+    names: Sequence[str],
+    time_us: float,
+    total_us: float,
+    flops: int,
+    macs: int,
+    moved: int,
+    ceilings: Ceilings | None,
+) -> ProfileLayer:
+    bound = attainable = efficiency = None
+    if ceilings is not None and (flops or moved):
+        intensity = flops / moved if moved else float("inf")
+        bound = "compute" if intensity >= ceilings.ridge_flop_per_byte else "memory"
+        attainable = max(
+            flops / (ceilings.peak_gflops_per_s * 1e3), moved / (ceilings.bandwidth_gb_per_s * 1e3)
+        )
+        efficiency = attainable / time_us if time_us > 0 else None
+    return ProfileLayer(
+        name=main.name if main else rt_layer.runtime_name,
+        op=main.op if main else rt_layer.layer_type,
+        exec_type=rt_layer.exec_type,
+        precision=rt_layer.precision,
+        time_us=time_us,
+        time_share=time_us / total_us if total_us else 0.0,
+        flops=flops,
+        macs=macs,
+        bytes_moved=moved,
+        gflops_per_s=flops / time_us / 1e3 if time_us > 0 and flops else None,
+        fused_from=tuple(names),
+        inserted=main is None,
+        runtime_name=rt_layer.runtime_name,
+        bound=bound,
+        attainable_us=attainable,
+        efficiency=efficiency,
+    )
+
+
+def _absorbing_layer(
+    name: str, graph: Graph, owner: Mapping[str, int], macs: Mapping[str, int]
+) -> int | None:
+    """The runtime layer that absorbed source node ``name``, which no runtime layer names.
+
+    Runtimes fuse epilogues (bias, BatchNorm, residual Add, activation) into the compute op
+    before them, and may name the fused layer after either end of the chain (ORT's NCHWc
+    layers take their output tensor's name). So a compute op (one with MACs) belongs to the
+    layer that claims its consumers, and anything else to the layer that claims its nearest
+    producer, compute producers first.
+    """
+    nodes = {node.name: node for node in graph.nodes}
+    producer = {out: node.name for node in graph.nodes for out in node.outputs}
+    consumers: dict[str, list[str]] = {}
+    for node in graph.nodes:
+        for inp in node.inputs:
+            consumers.setdefault(inp, []).append(node.name)
+
+    def up(n: str) -> list[str]:
+        node = nodes.get(n)
+        return [producer[i] for i in node.inputs if i in producer] if node else []
+
+    def down(n: str) -> list[str]:
+        node = nodes.get(n)
+        return [c for o in node.outputs for c in consumers.get(o, [])] if node else []
+
+    def walk(step: Any) -> int | None:
+        seen, frontier = {name}, [name]
+        for _ in range(8):
+            claimed = [m for n in frontier for m in step(n) if m in owner]
+            if claimed:
+                return owner[max(claimed, key=lambda m: macs.get(m, 0) > 0)]
+            frontier = [m for n in frontier for m in step(n) if m not in seen]
+            seen.update(frontier)
+            if not frontier:
+                return None
+        return None
+
+    first, second = (down, up) if macs.get(name, 0) > 0 else (up, down)
+    found = walk(first)
+    return found if found is not None else walk(second)

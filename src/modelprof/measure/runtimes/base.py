@@ -1,0 +1,163 @@
+"""The runtime interface and what every runtime shares: settings, timing loops, results.
+
+Measuring honestly (DESIGN.md): end-to-end latency comes from a pass with the profiler off and
+inputs bound once; per-layer times come from a second pass with the profiler on, accumulated
+by us over every iteration (OpenVINO keeps only the last request's counters). Precision,
+thread count and runtime version travel with every measurement.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ...errors import MissingExtraError
+
+PRECISIONS = ("f32", "bf16", "f16")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How to run: device, precision, threads, and how long to measure."""
+
+    device: str = "CPU"
+    precision: str = "f32"
+    threads: int | None = None
+    warmup: int = 10
+    iterations: int | None = None
+    time_budget_s: float = 2.0
+    min_iterations: int = 20
+    optimization: str = "all"
+    cache_dir: str | None = None
+    streams: int | None = None
+
+    def iteration_plan(self, one_run_s: float) -> int:
+        """How many timed runs: exactly ``iterations`` if given, else what fits the budget."""
+        if self.iterations is not None:
+            return self.iterations
+        fits = int(self.time_budget_s / max(one_run_s, 1e-6))
+        return max(self.min_iterations, min(fits, 10_000))
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeLayer:
+    """One layer as the runtime executed it, with its per-iteration times.
+
+    ``sources`` are source-model node names the layer implements (OpenVINO's
+    ``originalLayersNames``, ORT's node name); ``source_tensors`` are source tensor names it
+    produced (ORT's NCHWc layers are named after their output tensor).
+    """
+
+    runtime_name: str
+    layer_type: str
+    exec_type: str
+    precision: str
+    times_us: tuple[float, ...]
+    sources: tuple[str, ...] = ()
+    source_tensors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Measurement:
+    runtime: str
+    runtime_version: str
+    device: str
+    precision: str
+    threads: int
+    compile_ms: float
+    first_inference_ms: float
+    latency_us: tuple[float, ...]
+    profiled_latency_us: tuple[float, ...]
+    layers: tuple[RuntimeLayer, ...]
+    rss_bytes: int | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+class Runtime(ABC):
+    """A runtime that can time a model end to end and per layer."""
+
+    name: str
+    extra: str
+    #: Whether :meth:`measure` runs with ``settings.streams`` (OpenVINO splits its threads
+    #: between them); where not, the streams asked for change nothing it measures.
+    streams_in_latency_mode: bool = False
+
+    @abstractmethod
+    def version(self) -> str: ...
+
+    @abstractmethod
+    def devices(self) -> list[str]: ...
+
+    @abstractmethod
+    def measure(
+        self, onnx_path: Path, inputs: Mapping[str, Any], settings: RunSettings
+    ) -> Measurement: ...
+
+    def session_info(
+        self, settings: RunSettings, *, precision: str, threads: int, compile_ms: float
+    ) -> dict[str, Any]:
+        """What a bound session runs with (``bound_infer`` hands it back beside ``run``)."""
+        return {
+            "runtime": self.name,
+            "runtime_version": self.version(),
+            "device": settings.device,
+            "precision": precision,
+            "threads": threads,
+            "compile_ms": compile_ms,
+        }
+
+
+def import_runtime(module: str, extra: str) -> Any:
+    """The runtime's package, imported on first use; if it is missing, an error naming the
+    pip extra that installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtraError(module, extra) from None
+
+
+def timed_runs(run: Callable[[], object], settings: RunSettings) -> list[float]:
+    """Warm up, then time ``run`` repeatedly; each sample in microseconds."""
+    for _ in range(settings.warmup):
+        run()
+    start = time.perf_counter_ns()
+    run()
+    one = (time.perf_counter_ns() - start) / 1e9
+    samples = []
+    for _ in range(settings.iteration_plan(one)):
+        t0 = time.perf_counter_ns()
+        run()
+        samples.append((time.perf_counter_ns() - t0) / 1e3)
+    return samples
+
+
+def keep_submitting(settings: RunSettings, submitted: int, minimum: int, deadline: float) -> bool:
+    """Whether a throughput run submits another inference after ``submitted``: exactly
+    ``settings.iterations`` if given, else at least ``minimum`` (one per request, so each is
+    timed), then more until ``deadline`` (a :func:`time.perf_counter` value)."""
+    if settings.iterations is not None:
+        return submitted < settings.iterations
+    return submitted < minimum or time.perf_counter() < deadline
+
+
+def rss_growth(before: int | None, after: int | None) -> int | None:
+    """How much the resident memory grew between two :func:`resident_bytes` readings, or
+    None where either could not be read."""
+    return after - before if before and after else None
+
+
+def resident_bytes() -> int | None:
+    """This process's resident memory now (Linux), or None where it cannot be read."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None

@@ -1,0 +1,340 @@
+"""ONNX Runtime: end-to-end latency with I/O bound once, then its profiler's per-node times.
+
+The profiler writes a Chrome-trace JSON list; node events (``cat == "Node"``) are grouped into
+runs by the ``model_run`` session events, warm-up runs dropped (RUNTIME-NOTES.md). At the
+default optimisation level, NCHWc layers are named ``<output tensor>_nchwc``: they are mapped
+back through the tensor's producer, and inserted ``ReorderInput/Output`` layers are kept as
+overhead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ...errors import ModelprofError, first_line
+from .base import (
+    Measurement,
+    RunSettings,
+    Runtime,
+    RuntimeLayer,
+    import_runtime,
+    keep_submitting,
+    resident_bytes,
+    rss_growth,
+    timed_runs,
+)
+
+if TYPE_CHECKING:
+    from ..throughput_mode import AsyncMeasurement
+
+_LEVELS = ("disable", "basic", "extended", "all")
+
+
+def _import() -> Any:
+    return import_runtime("onnxruntime", "onnxruntime")
+
+
+def _own_precision(settings: RunSettings) -> None:
+    """Refuse a precision other than the model's: ONNX Runtime's CPU provider cannot set one."""
+    if settings.precision != "f32":
+        raise ModelprofError(
+            f"ONNX Runtime's CPU provider runs the model's own precision; --precision "
+            f"{settings.precision} is an OpenVINO option (convert the model instead)"
+        )
+
+
+def _threads(settings: RunSettings) -> int:
+    """The intra-op threads a session runs with: those asked for, else one per CPU."""
+    return settings.threads or os.cpu_count() or 1
+
+
+class OnnxRuntime(Runtime):
+    name = "onnxruntime"
+    extra = "onnxruntime"
+
+    def version(self) -> str:
+        return str(_import().__version__)
+
+    def devices(self) -> list[str]:
+        return [p.removesuffix("ExecutionProvider") for p in _import().get_available_providers()]
+
+    def _provider(self, settings: RunSettings) -> str:
+        device = settings.device.upper()
+        wanted = {
+            "CPU": "CPUExecutionProvider",
+            "CUDA": "CUDAExecutionProvider",
+            "GPU": "CUDAExecutionProvider",
+        }.get(device, f"{settings.device}ExecutionProvider")
+        available = _import().get_available_providers()
+        if wanted not in available:
+            names = ", ".join(p.removesuffix("ExecutionProvider") for p in available)
+            raise ModelprofError(
+                f"ONNX Runtime device '{settings.device}' is not available here "
+                f"(available: {names})"
+            )
+        return str(wanted)
+
+    def _options(self, settings: RunSettings, profile_dir: str | None) -> Any:
+        ort = _import()
+        options = ort.SessionOptions()
+        level = settings.optimization.lower()
+        if level not in _LEVELS:
+            raise ModelprofError(
+                f"unknown optimisation level '{settings.optimization}' (choose from "
+                f"{', '.join(_LEVELS)})"
+            )
+        options.graph_optimization_level = {
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }[level]
+        if settings.threads:
+            options.intra_op_num_threads = settings.threads
+        options.log_severity_level = 3
+        if profile_dir is not None:
+            options.enable_profiling = True
+            options.profile_file_prefix = os.path.join(profile_dir, "ort")
+        return options
+
+    def _session(self, onnx_path: Path, settings: RunSettings, profile_dir: str | None) -> Any:
+        if onnx_path.suffix.lower() == ".xml":
+            raise ModelprofError(
+                f"{onnx_path.name} is an OpenVINO IR: ONNX Runtime reads ONNX files only "
+                "(profile it with --runtime openvino)"
+            )
+        ort = _import()
+        try:
+            return ort.InferenceSession(
+                str(onnx_path),
+                self._options(settings, profile_dir),
+                providers=[self._provider(settings)],
+            )
+        except (RuntimeError, ValueError) as exc:
+            first = first_line(exc)
+            raise ModelprofError(f"ONNX Runtime cannot load the model: {first}") from None
+
+    @staticmethod
+    def _bound(session: Any, inputs: Mapping[str, Any]) -> Any:
+        binding = session.io_binding()
+        for name, array in inputs.items():
+            binding.bind_cpu_input(name, array)
+        for out in session.get_outputs():
+            binding.bind_output(out.name)
+        return binding
+
+    def _bound_session(
+        self,
+        onnx_path: Path,
+        inputs: Mapping[str, Any],
+        settings: RunSettings,
+        profile_dir: str | None,
+    ) -> tuple[Any, Any, float]:
+        """A session (profiling into ``profile_dir`` if given), its I/O binding with the inputs
+        bound once, and the time it took to create the session, in ms."""
+        t0 = time.perf_counter()
+        session = self._session(onnx_path, settings, profile_dir)
+        compile_ms = (time.perf_counter() - t0) * 1e3
+        return session, self._bound(session, inputs), compile_ms
+
+    def measure(
+        self, onnx_path: Path, inputs: Mapping[str, Any], settings: RunSettings
+    ) -> Measurement:
+        _own_precision(settings)
+        rss_before = resident_bytes()
+        session, binding, compile_ms = self._bound_session(onnx_path, inputs, settings, None)
+        t0 = time.perf_counter()
+        session.run_with_iobinding(binding)
+        first_ms = (time.perf_counter() - t0) * 1e3
+        latency = timed_runs(lambda: session.run_with_iobinding(binding), settings)
+        rss_after = resident_bytes()
+        threads = _threads(settings)
+        del binding, session
+
+        with tempfile.TemporaryDirectory(prefix="modelprof-ort-") as folder:
+            session, binding, _ = self._bound_session(onnx_path, inputs, settings, folder)
+            warm = replace(settings, iterations=len(latency))
+            profiled = timed_runs(lambda: session.run_with_iobinding(binding), warm)
+            trace_path = session.end_profiling()
+            with open(trace_path, encoding="utf-8") as handle:
+                events = json.load(handle)
+        layers = _layers_from_trace(events, runs=len(profiled))
+        return Measurement(
+            runtime=self.name,
+            runtime_version=self.version(),
+            device=settings.device,
+            precision="f32",
+            threads=threads,
+            compile_ms=compile_ms,
+            first_inference_ms=first_ms,
+            latency_us=tuple(latency),
+            profiled_latency_us=tuple(profiled),
+            layers=tuple(layers),
+            rss_bytes=rss_growth(rss_before, rss_after),
+        )
+
+    # -- added for `profile --mode throughput` and `compare` (`measure` is unchanged) --
+
+    def measure_throughput(
+        self,
+        onnx_path: Path,
+        inputs: Mapping[str, Any],
+        settings: RunSettings,
+        *,
+        streams: int | None = None,
+        requests: int | None = None,
+    ) -> AsyncMeasurement:
+        """N concurrent requests: ``requests`` threads (default: one per stream) call ``run``
+        on one session, whose intra-op threads are split between the streams
+        (``threads // streams`` each, at least 1). ONNX Runtime has no streams of its own."""
+        from ..throughput_mode import AsyncMeasurement
+
+        _own_precision(settings)
+        threads = _threads(settings)
+        streams = streams or max(1, min(threads, 4))
+        per_stream = max(1, threads // streams)
+        workers = requests or streams
+        t0 = time.perf_counter()
+        session = self._session(onnx_path, replace(settings, threads=per_stream), None)
+        compile_ms = (time.perf_counter() - t0) * 1e3
+        bindings = [self._bound(session, inputs) for _ in range(workers)]
+        try:
+            for i in range(max(settings.warmup, workers)):
+                session.run_with_iobinding(bindings[i % workers])
+        except Exception as exc:  # ORT raises its own exception types for a bad shape
+            shapes = ", ".join(f"{n}={'x'.join(map(str, a.shape))}" for n, a in inputs.items())
+            raise ModelprofError(
+                f"ONNX Runtime cannot run the model at {shapes}: {first_line(exc)}"
+            ) from None
+
+        samples: list[list[float]] = [[] for _ in range(workers)]
+        failures: list[BaseException] = []
+        lock = threading.Lock()
+        submitted = 0
+        barrier = threading.Barrier(workers + 1)
+        deadline = 0.0
+
+        def take() -> bool:
+            nonlocal submitted
+            with lock:
+                go = keep_submitting(settings, submitted, workers, deadline)
+                submitted += go
+                return go
+
+        def work(i: int) -> None:
+            binding, mine = bindings[i], samples[i]
+            barrier.wait()
+            try:
+                while take():
+                    t = time.perf_counter_ns()
+                    session.run_with_iobinding(binding)  # releases the GIL while it runs
+                    mine.append((time.perf_counter_ns() - t) / 1e3)
+            except BaseException as exc:  # re-raised in the caller's thread
+                failures.append(exc)
+
+        pool = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(workers)]
+        for thread in pool:
+            thread.start()
+        start = time.perf_counter()
+        deadline = start + settings.time_budget_s
+        barrier.wait()
+        for thread in pool:
+            thread.join()
+        elapsed = time.perf_counter() - start
+        if failures:
+            raise ModelprofError(f"ONNX Runtime failed during the run: {failures[0]}")
+        latency = tuple(t for mine in samples for t in mine)
+        notes = (
+            "ONNX Runtime has no streams: each stream is a thread calling run() concurrently "
+            "on one session, intra-op threads split between the streams",
+        )
+        return AsyncMeasurement(
+            runtime=self.name,
+            runtime_version=self.version(),
+            device=settings.device,
+            precision="f32",
+            threads=per_stream * streams,
+            streams=streams,
+            requests=workers,
+            completed=len(latency),
+            elapsed_s=elapsed,
+            latency_us=latency,
+            compile_ms=compile_ms,
+            notes=notes,
+        )
+
+    def bound_infer(
+        self, onnx_path: Path, inputs: Mapping[str, Any], settings: RunSettings
+    ) -> tuple[Callable[[], object], dict[str, Any]]:
+        """A session with its inputs bound once: ``run()`` infers synchronously (the
+        latency-mode setup of ``measure``, profiler off). Returns ``run`` and what it ran with."""
+        _own_precision(settings)
+        session, binding, compile_ms = self._bound_session(onnx_path, inputs, settings, None)
+        session.run_with_iobinding(binding)
+
+        def run() -> object:
+            return session.run_with_iobinding(binding)
+
+        info = self.session_info(
+            settings, precision="f32", threads=_threads(settings), compile_ms=compile_ms
+        )
+        return run, info
+
+
+def _layers_from_trace(events: list[dict[str, Any]], runs: int) -> list[RuntimeLayer]:
+    """Per node, one time per measured run (the last ``runs`` model runs)."""
+    model_runs = sorted(
+        (e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"),
+        key=lambda e: e["ts"],
+    )[-runs:]
+    windows = [(e["ts"], e["ts"] + e["dur"]) for e in model_runs]
+    order: dict[str, int] = {}
+    meta: dict[str, dict[str, Any]] = {}
+    per_run: dict[str, list[float]] = {}
+    for event in sorted((e for e in events if e.get("cat") == "Node"), key=lambda e: e["ts"]):
+        name = str(event["name"])
+        if not name.endswith("_kernel_time"):
+            continue
+        ts = event["ts"]
+        run = next((i for i, (a, b) in enumerate(windows) if a <= ts <= b), None)
+        if run is None:
+            continue
+        node = name.removesuffix("_kernel_time")
+        order.setdefault(node, len(order))
+        meta.setdefault(node, event.get("args", {}))
+        times = per_run.setdefault(node, [0.0] * len(windows))
+        times[run] += float(event["dur"])
+    layers = []
+    for node in sorted(order, key=order.__getitem__):
+        args = meta[node]
+        op = str(args.get("op_name", "?"))
+        provider = str(args.get("provider", "")).removesuffix("ExecutionProvider")
+        outputs = args.get("output_type_shape") or [{}]
+        dtype = next(iter(outputs[0]), "float") if outputs and outputs[0] else "float"
+        if node.endswith("_nchwc"):
+            sources: tuple[str, ...] = ()
+            tensors: tuple[str, ...] = (node.removesuffix("_nchwc"),)
+        elif node.startswith(("ReorderInput", "ReorderOutput")):
+            sources, tensors = (), ()
+        else:
+            sources, tensors = (node,), ()
+        layers.append(
+            RuntimeLayer(
+                runtime_name=node,
+                layer_type=op,
+                exec_type=f"{op} ({provider})" if provider else op,
+                precision={"float": "f32", "float16": "f16", "bfloat16": "bf16"}.get(dtype, dtype),
+                times_us=tuple(per_run[node]),
+                sources=sources,
+                source_tensors=tensors,
+            )
+        )
+    return layers

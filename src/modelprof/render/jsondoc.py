@@ -1,0 +1,143 @@
+"""The JSON document for a count report (``kind: "count"``), as docs/schema.md describes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .._version import __version__
+from ..costreport import SCHEMA_VERSION, CostReport
+from ..measure.profilereport import ProfileReport
+
+
+def count_document(report: CostReport) -> dict[str, Any]:
+    """``int_macs`` (layers and total) appear only when the model has integer products, and
+    ``training_flops`` only when counted with ``--training``."""
+    total = report.total
+    ints, training = bool(total.int_macs), total.training_flops is not None
+    layers = []
+    for layer in report.layers:
+        row: dict[str, Any] = {
+            "name": layer.name,
+            "op": layer.op,
+            "scope": layer.scope,
+            "input_shapes": [list(s) for s in layer.input_shapes],
+            "output_shapes": [list(s) for s in layer.output_shapes],
+            "params": layer.params,
+            "macs": layer.macs,
+            "flops": layer.flops,
+            "weight_bytes": layer.weight_bytes,
+            "activation_bytes": layer.activation_bytes,
+            "intensity": round(layer.intensity, 6),
+            "counted": layer.counted,
+            "note": layer.note,
+        }
+        if ints:
+            row["int_macs"] = layer.int_macs
+        if training:
+            row["training_flops"] = layer.training_flops
+        layers.append(row)
+    totals: dict[str, Any] = {
+        "params": total.params,
+        "buffers": total.buffers,
+        "macs": total.macs,
+        "flops": total.flops,
+        "weight_bytes": total.weight_bytes,
+        "activation_bytes": total.activation_bytes,
+        "peak_activation_bytes": total.peak_activation_bytes,
+    }
+    if ints:
+        totals["int_macs"] = total.int_macs
+    if training:
+        totals["training_flops"] = total.training_flops
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "count",
+        "modelprof_version": __version__,
+        "model": report.model,
+        "source": report.source,
+        "convention": report.convention.to_dict(),
+        "inputs": [
+            {"name": i.name, "shape": list(i.shape), "dtype": i.dtype} for i in report.inputs
+        ],
+        "layers": layers,
+        "total": totals,
+        "unsupported": dict(report.unsupported),
+        "uncounted": [
+            {"name": u.name, "op": u.op_type, "reason": u.reason} for u in report.uncounted
+        ],
+        "node_coverage": round(report.node_coverage, 6),
+        "notes": list(report.notes),
+    }
+
+
+def dumps(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2) + "\n"
+
+
+def profile_document(report: ProfileReport) -> dict[str, Any]:
+    """The ``kind: "profile"`` document (docs/schema.md)."""
+    flops_total = report.count.total.flops or 1
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "profile",
+        "modelprof_version": __version__,
+        "model": report.model,
+        "runtime": report.runtime,
+        "runtime_version": report.runtime_version,
+        "device": report.device,
+        "precision": report.precision,
+        "threads": report.threads,
+        "iterations": report.iterations,
+        "compile_ms": round(report.compile_ms, 3),
+        "first_inference_ms": round(report.first_inference_ms, 3),
+        "latency_us": report.latency_us.to_dict(),
+        "profiled_latency_us": report.profiled_latency_us.to_dict(),
+        "throughput_fps": round(report.throughput_fps, 3),
+        "profiler_overhead": round(report.profiler_overhead, 6),
+        "time_coverage": round(report.time_coverage, 6),
+        "memory_rss_bytes": report.memory_rss_bytes,
+        "ceilings": None
+        if report.ceilings is None
+        else {
+            "peak_gflops_per_s": report.ceilings.peak_gflops_per_s,
+            "bandwidth_gb_per_s": report.ceilings.bandwidth_gb_per_s,
+        },
+        "layers": [
+            {
+                "name": layer.name,
+                "op": layer.op,
+                "exec_type": layer.exec_type,
+                "precision": layer.precision,
+                "time_us": round(layer.time_us, 3),
+                "time_share": round(layer.time_share, 6),
+                "flops": layer.flops,
+                "flops_share": round(layer.flops / flops_total, 6),
+                "macs": layer.macs,
+                "bytes": layer.bytes_moved,
+                "gflops_per_s": None
+                if layer.gflops_per_s is None
+                else round(layer.gflops_per_s, 3),
+                "bound": layer.bound,
+                "attainable_us": None
+                if layer.attainable_us is None
+                else round(layer.attainable_us, 3),
+                "efficiency": None if layer.efficiency is None else round(layer.efficiency, 6),
+                "fused_from": list(layer.fused_from),
+                "folded_into": layer.folded_into or None,
+                "inserted": layer.inserted,
+                "runtime_name": layer.runtime_name,
+            }
+            for layer in report.layers
+        ],
+        "by_op_type": [
+            {"op": op, "time_us": round(t, 3), "flops": f} for op, t, f in report.by_op_type()
+        ],
+        "by_precision": [
+            {"precision": p, "time_us": round(t, 3), "layers": n}
+            for p, t, n in report.by_precision()
+        ],
+        "count": count_document(report.count),
+        "notes": list(report.notes),
+    }
+    return doc

@@ -1,0 +1,141 @@
+"""Rich renderables for a profile report: latency summary, per-layer joined table, roll-ups."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ..measure.profilereport import ProfileLayer, ProfileReport
+from .units import human, percent
+
+#: A layer whose time share exceeds its FLOPs share by this factor is highlighted.
+SLOW_FACTOR = 2.0
+
+
+def _us(value: float) -> str:
+    return f"{value / 1000:.2f} ms" if value >= 1000 else f"{value:.1f} us"
+
+
+def header(report: ProfileReport) -> Text:
+    lat = report.latency_us
+    text = Text()
+    text.append(report.model, style="bold")
+    text.append(
+        f"  {report.runtime} {report.runtime_version} on {report.device}, precision "
+        f"{report.precision}, {report.threads} threads, {report.iterations} iterations\n",
+        style="dim",
+    )
+    text.append("latency ", style="dim")
+    text.append(f"median {_us(lat.median)} (IQR {_us(lat.iqr)})", style="bold")
+    text.append(
+        f"  mean {_us(lat.mean)}  min {_us(lat.min)}  p90 {_us(lat.p90)}  "
+        f"p99 {_us(lat.p99)}  throughput {report.throughput_fps:,.1f} FPS\n"
+    )
+    text.append("compile ", style="dim")
+    text.append(f"{report.compile_ms:.1f} ms  first inference {report.first_inference_ms:.2f} ms")
+    if report.memory_rss_bytes is not None:
+        text.append(f"  runtime memory {human(report.memory_rss_bytes, 'B')}")
+    text.append("\nper-layer pass ", style="dim")
+    text.append(
+        f"profiler overhead {percent(report.profiler_overhead)}  time coverage "
+        f"{percent(report.time_coverage)} (sum of per-layer medians / end-to-end median)\n"
+    )
+    return text
+
+
+def layer_rows(report: ProfileReport, sort: str, top: int | None) -> tuple[list[ProfileLayer], str]:
+    rows = [layer for layer in report.layers if not layer.folded_into]
+    folded = len(report.layers) - len(rows)
+    if sort == "time":
+        rows.sort(key=lambda r: -r.time_us)
+    elif sort == "flops":
+        rows.sort(key=lambda r: -r.flops)
+    caption = (
+        f"{folded} source layers fused into the rows above (--format json lists them)"
+        if folded
+        else ""
+    )
+    if top and top < len(rows):
+        caption = f"{top} of {len(rows)} runtime layers shown, by {sort}. " + caption
+        rows = rows[:top]
+    return rows, caption
+
+
+def layer_table(report: ProfileReport, rows: list[ProfileLayer], caption: str) -> Table:
+    flops_total = report.count.total.flops or 1
+    table = Table(caption=caption or None, header_style="bold")
+    table.add_column("layer", overflow="fold", max_width=44)
+    table.add_column("op", no_wrap=True)
+    table.add_column("kernel", no_wrap=True)
+    table.add_column("prec", no_wrap=True)
+    for title in ("time", "time %", "FLOPs %", "GFLOP/s"):
+        table.add_column(title, justify="right", no_wrap=True)
+    if report.ceilings is not None:
+        table.add_column("bound", no_wrap=True)
+        table.add_column("eff.", justify="right", no_wrap=True)
+    table.add_column("fused", justify="right")
+    for row in rows:
+        flops_share = row.flops / flops_total
+        slow = row.time_share > SLOW_FACTOR * flops_share and row.time_share > 0.02
+        style = "magenta" if row.inserted else ("yellow" if slow else None)
+        name = f"{row.name} [inserted]" if row.inserted else row.name
+        cells = [
+            name,
+            row.op,
+            row.exec_type,
+            row.precision,
+            _us(row.time_us),
+            percent(row.time_share),
+            percent(flops_share),
+            f"{row.gflops_per_s:.1f}" if row.gflops_per_s is not None else "-",
+        ]
+        if report.ceilings is not None:
+            cells += [
+                row.bound or "-",
+                percent(row.efficiency) if row.efficiency is not None else "-",
+            ]
+        cells.append(str(max(len(row.fused_from) - 1, 0)) if row.fused_from else "")
+        table.add_row(*cells, style=style)
+    return table
+
+
+def rollups(report: ProfileReport) -> Table:
+    table = Table(title="time by op type", header_style="bold")
+    table.add_column("op")
+    table.add_column("time", justify="right")
+    table.add_column("time %", justify="right")
+    table.add_column("FLOPs %", justify="right")
+    total = report.latency_us.median or 1
+    flops_total = report.count.total.flops or 1
+    for op, time_us, flops in report.by_op_type():
+        table.add_row(op, _us(time_us), percent(time_us / total), percent(flops / flops_total))
+    return table
+
+
+def footer(report: ProfileReport) -> Text:
+    text = Text()
+    precisions = ", ".join(f"{p} {_us(t)} ({n} layers)" for p, t, n in report.by_precision())
+    text.append("by runtime precision: ", style="dim")
+    text.append(precisions + "\n")
+    inserted = report.conversions()
+    if inserted:
+        total = sum(layer.time_us for layer in inserted)
+        text.append("inserted by the runtime (layout/precision conversions): ", style="dim")
+        text.append(
+            f"{len(inserted)} layers, {_us(total)} "
+            f"({percent(total / (report.latency_us.median or 1))})\n"
+        )
+    text.append("rows in yellow take more than twice their share of FLOPs in time", style="dim")
+    for note in report.notes:
+        text.append(f"\nnote: {note}", style="cyan")
+    return text
+
+
+def render_profile(
+    report: ProfileReport, *, sort: str = "order", top: int | None = None
+) -> RenderableType:
+    rows, caption = layer_rows(report, sort, top)
+    return Group(
+        header(report), layer_table(report, rows, caption), rollups(report), footer(report)
+    )

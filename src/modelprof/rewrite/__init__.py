@@ -1,0 +1,1 @@
+"""Make it cheaper, then prove it."""

@@ -1,0 +1,38 @@
+"""Which model and which data a ``--finetune`` run starts from (shared by separable and prune).
+
+The built-in ``digits`` data fits the seed networks (10 classes, 1x28x28 input), which are
+trained on it first (and cached), so accuracy before the rewrite is meaningful. Any model can
+be fine-tuned on the user's own data (``file.py:loaders``); it then starts from the weights its
+factory gives it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..api import ModelRef
+from ..errors import ModelprofError
+from ..graph import Graph
+
+SEEDS = ("seed-cnn", "seed-separable")
+
+
+def model_and_data(model: ModelRef, spec: str, graph: Graph) -> tuple[Any, Any]:
+    """The PyTorch module to start from and the data to train and evaluate it on."""
+    from ..measure.profiling import _module_of
+    from . import training
+
+    infos = graph.input_infos()
+    if len(infos) != 1:
+        raise ModelprofError("--finetune supports models with one input")
+    if spec == "digits":
+        if not (isinstance(model, str) and model in SEEDS):
+            raise ModelprofError(
+                "the built-in digits data fits the seed networks (10 classes, 1x28x28 input: "
+                f"{', '.join(SEEDS)}); give your own data as --finetune file.py:loaders"
+            )
+        module = training.trained_seed(model)
+    else:
+        module = _module_of(model)
+    data = training.load_data(spec, infos[0].shape)
+    return module, data

@@ -1,0 +1,444 @@
+"""The separable rewrite as a job: pick layers, rewrite, save, check the outputs, measure.
+
+PyTorch sources (zoo names, factories, modules) are rewritten as modules, so they can be
+fine-tuned and saved as ``.pt``; ONNX sources are rewritten in the graph. Both routes end in
+an ONNX file, which is what is saved as ``.onnx``/``.xml``, counted again, and profiled.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ..analysis import analyze
+from ..api import InputShapes, ModelRef, load_graph
+from ..errors import ModelprofError
+from ..graph import Graph
+from ..measure.profilereport import ProfileLayer, ProfileReport
+from ..measure.runtimes import RunSettings
+from .transforms.separable import SeparableLayer, SeparableReport, whatif
+
+RANDOM_WEIGHTS_NOTE = (
+    "on a model with random weights a low-rank rewrite changes the outputs almost completely: "
+    "the output error says nothing about accuracy, which must be measured on a trained model "
+    "(--finetune)"
+)
+#: The same for an ONNX file, which cannot be fine-tuned here.
+ONNX_WEIGHTS_NOTE = (
+    "the output error says how far the rewrite moves this model's outputs, not its accuracy "
+    "(on random weights a low-rank rewrite changes them almost completely); accuracy must be "
+    "measured after fine-tuning, which needs the PyTorch model (--finetune)"
+)
+
+
+@dataclass(frozen=True)
+class LayerTiming:
+    """One replaced layer, measured: the original conv against its depthwise + pointwise pair."""
+
+    name: str
+    mac_ratio: float
+    time_before_us: float
+    time_after_us: float
+    depthwise_time_us: float
+    depthwise_gflops_per_s: float | None
+    pointwise_gflops_per_s: float | None
+
+    @property
+    def speedup(self) -> float | None:
+        return self.time_before_us / self.time_after_us if self.time_after_us else None
+
+
+@dataclass(frozen=True)
+class SeparableResult:
+    report: SeparableReport
+    rewritten_macs: int | None = None
+    before: ProfileReport | None = None
+    after: ProfileReport | None = None
+    layer_timings: tuple[LayerTiming, ...] = ()
+    accuracy: dict[str, float] | None = None
+    #: when no layer is replaced: why, then (with ``save``, ``measure`` or ``finetune``) what
+    #: was therefore not done; both are in ``report.notes`` too
+    nothing_done: tuple[str, ...] = ()
+
+
+def skipped(why: str, *, save: str | None, measure: str | None, finetune: str | None) -> str:
+    """One line saying that, ``why`` ("nothing to rewrite: "), the model was not written,
+    measured or fine-tuned as asked; empty when none of them was asked for."""
+    done = [f"{save} was not written"] if save else []
+    verbs = [verb for verb, asked in (("measured", measure), ("fine-tuned", finetune)) if asked]
+    if verbs:
+        done.append(f"nothing was {' or '.join(verbs)}")
+    return f"{why}{' and '.join(done)}" if done else ""
+
+
+def why_nothing_replaced(report: SeparableReport, min_saving: float | None = None) -> str:
+    """Why ``report`` replaces no layer: no eligible convolution, or none that saves MACs."""
+    if not report.layers:
+        return (
+            f"{report.model} has no eligible convolution (group 1, kernel larger than 1x1): "
+            "nothing to replace"
+        )
+    how = f"as depthwise + pointwise with m = {report.multiplier}"
+    if min_saving is not None and any(layer.saves for layer in report.layers):
+        return f"no layer would save at least {min_saving:g}x MACs {how} (--min-saving)"
+    return f"no layer would save MACs {how}"
+
+
+def _source_module(model: ModelRef) -> Any:
+    from ..measure.profiling import _module_of
+
+    return _module_of(model)
+
+
+def _relative_error(a: Any, b: Any) -> float:
+    import numpy as np
+
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    norm = float(np.linalg.norm(a))
+    return float(np.linalg.norm(a - b)) / norm if norm else float(np.linalg.norm(b))
+
+
+#: model files by suffix: what a name says of its model before it is read
+_FILE_KINDS = {".onnx": "onnx", ".xml": "openvino", ".keras": "keras", ".h5": "keras"}
+_DESCRIBED = {
+    "onnx": "an ONNX file",
+    "openvino": "an OpenVINO IR",
+    "keras": "a Keras model",
+    "in-memory onnx": "an ONNX model in memory (save it to a file first)",
+}
+SOURCES = "ONNX files and PyTorch models (zoo names, file.py:factory)"
+
+
+def named_kind(model: ModelRef) -> str | None:
+    """The kind of model file ``model`` names (``onnx``, ``openvino``, ``keras``), or None
+    when its name does not tell: a zoo name or a factory (PyTorch once built), or an object."""
+    if not isinstance(model, str | os.PathLike):
+        return None
+    return _FILE_KINDS.get(Path(os.fspath(model)).suffix.lower())
+
+
+def check_request(
+    model: ModelRef,
+    what: str,
+    *,
+    save: str | None = None,
+    force: bool = False,
+    finetune: str | None = None,
+) -> None:
+    """Refuse, before ``model`` is read, what its name already rules out for ``what`` (a job
+    that makes a new model from it: "prune", "separable --profile"): a model file that
+    cannot be rewritten (an OpenVINO IR, a Keras model), ``finetune`` of anything but a
+    PyTorch model, and a ``save`` target that is the model itself, has the wrong suffix for
+    the model, exists (unless ``force``) or is a directory."""
+    from .save import check_target
+
+    kind = named_kind(model)
+    if kind in ("openvino", "keras"):
+        raise ModelprofError(
+            f"{what} works on {SOURCES}, not {_DESCRIBED[kind]}: give {model}'s "
+            "ONNX or PyTorch source"
+        )
+    if finetune and kind is not None:
+        raise ModelprofError(
+            f"--finetune needs a PyTorch model (zoo name or file.py:factory); {model} is "
+            f"{_DESCRIBED[kind]}"
+        )
+    if save is None:
+        return
+    if kind is not None and Path(save).resolve() == Path(os.fspath(model)).resolve():
+        raise ModelprofError(
+            f"--save {save} would replace the model it is made from: give another file name"
+        )
+    check_target(save, force=force, pytorch=kind is None)
+
+
+def check_separable_request(
+    model: ModelRef,
+    *,
+    save: str | None = None,
+    force: bool = False,
+    measure: str | None = None,
+    finetune: str | None = None,
+) -> str:
+    """:func:`check_request` for ``separable`` when it is asked for the rewrite (``save``,
+    ``measure`` or ``finetune``); returns how to name the request in an error."""
+    asked = [
+        flag
+        for flag, value in (("--save", save), ("--profile", measure), ("--finetune", finetune))
+        if value
+    ]
+    if not asked:
+        return "separable"
+    what = f"separable {asked[0]}"
+    check_request(model, what, save=save, force=force, finetune=finetune)
+    return what
+
+
+def check_loaded(model: ModelRef, graph: Graph, what: str) -> None:
+    """Refuse, once ``model`` is read as ``graph``, a model ``what`` cannot rewrite: only a
+    PyTorch model or an ONNX file (read again with its weights) can be."""
+    if graph.source == "pytorch" or (
+        graph.source == "onnx" and isinstance(model, str | os.PathLike)
+    ):
+        return
+    kind = "in-memory onnx" if graph.source == "onnx" else graph.source
+    raise ModelprofError(f"{what} works on {SOURCES}, not {_DESCRIBED.get(kind, kind)}")
+
+
+def onnx_output_error(original: Path, rewritten: Path, inputs: dict[str, Any]) -> float:
+    """Relative L2 error between two ONNX models' first outputs, run in ONNX Runtime."""
+    import onnxruntime as ort
+
+    outs = []
+    for path in (original, rewritten):
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        outs.append(session.run(None, inputs)[0])
+    return _relative_error(outs[0], outs[1])
+
+
+def separable(
+    model: ModelRef,
+    input_shapes: InputShapes = None,
+    *,
+    multiplier: int = 1,
+    layers: list[str] | None = None,
+    min_saving: float | None = None,
+    save: str | None = None,
+    force: bool = False,
+    measure: str | None = None,
+    settings: RunSettings | None = None,
+    rounds: int = 2,
+    finetune: str | None = None,
+    epochs: int = 5,
+) -> SeparableResult:
+    """The what-if, and with ``save``/``measure``/``finetune`` the rewrite itself."""
+    what = check_separable_request(
+        model, save=save, force=force, measure=measure, finetune=finetune
+    )
+    graph = load_graph(model, input_shapes)
+    report = whatif(
+        graph, analyze(graph), multiplier=multiplier, layers=layers, min_saving=min_saving
+    )
+    if not report.replaced:
+        undone = skipped("nothing to rewrite: ", save=save, measure=measure, finetune=finetune)
+        lines = (why_nothing_replaced(report, min_saving), *([undone] if undone else []))
+        return SeparableResult(replace(report, notes=(*report.notes, *lines)), nothing_done=lines)
+    if not (save or measure or finetune):
+        return SeparableResult(report)
+    from .save import check_target
+
+    check_loaded(model, graph, what)
+    pytorch = graph.source == "pytorch"
+    if save:
+        check_target(save, force=force, pytorch=pytorch)
+    if finetune and not pytorch:
+        raise ModelprofError("--finetune needs a PyTorch model (zoo name or file.py:factory)")
+    # PyTorch layers are rewritten by module path, ONNX layers by node name
+    names = [(layer.scope or layer.name) if pytorch else layer.name for layer in report.replaced]
+    with tempfile.TemporaryDirectory(prefix="modelprof-sep-") as folder:
+        work = Path(folder)
+        if pytorch:
+            result = _rewrite_torch(model, graph, report, names, multiplier, work, finetune, epochs)
+        else:
+            result = _rewrite_onnx(model, graph, report, names, multiplier, work)
+        rewritten_path, module = result["onnx"], result["module"]
+        if save:
+            from .save import save_model
+
+            save_model(save, onnx_path=rewritten_path, module=module, force=force)
+            result["report"] = replace(result["report"], saved=str(save))
+        before = after = None
+        timings: tuple[LayerTiming, ...] = ()
+        if measure:
+            from ..measure.profiling import profile_interleaved
+
+            before, after = profile_interleaved(
+                model,
+                rewritten_path,
+                runtime=measure,
+                settings=settings or RunSettings(),
+                rounds=rounds,
+                input_shapes=input_shapes,
+            )
+            timings = layer_timings(result["report"], before, after)
+    return SeparableResult(
+        report=result["report"],
+        rewritten_macs=result["macs"],
+        before=before,
+        after=after,
+        layer_timings=timings,
+        accuracy=result.get("accuracy"),
+    )
+
+
+def _rewrite_torch(
+    model: ModelRef,
+    graph: Graph,
+    report: SeparableReport,
+    names: list[str],
+    multiplier: int,
+    work: Path,
+    finetune: str | None,
+    epochs: int,
+) -> dict[str, Any]:
+    import copy
+
+    import torch
+
+    from ..frontends.export import export_onnx
+    from ..frontends.torch import load_module, random_inputs
+    from .transforms.separable import rewrite_module
+
+    accuracy: dict[str, float] | None = None
+    if finetune:
+        from . import training
+        from .finetune import model_and_data
+
+        original, data = model_and_data(model, finetune, graph)
+        accuracy = {"original": training.evaluate(original, data)}
+    else:
+        original = _source_module(model)
+    original.eval()
+    rewritten = copy.deepcopy(original)
+    errors = rewrite_module(rewritten, names, multiplier)
+    rewritten.eval()
+    infos = graph.input_infos()
+    example = random_inputs((i.shape, i.dtype) for i in infos)
+    with torch.no_grad():
+        output_error = _relative_error(original(*example).numpy(), rewritten(*example).numpy())
+    if finetune:
+        from . import training
+
+        accuracy = accuracy or {}
+        accuracy["rewrite"] = training.evaluate(rewritten, data)
+        training.train(rewritten, data, epochs=epochs)
+        rewritten.eval()
+        accuracy["finetuned"] = training.evaluate(rewritten, data)
+    shapes = {i.name: (i.shape, i.dtype) for i in infos}
+    onnx_path = export_onnx(rewritten, shapes, work / "rewritten.onnx")
+    counted = analyze(
+        load_module(
+            rewritten, None, name=report.model, default_shapes={i.name: i.shape for i in infos}
+        )
+    )
+    new_report = _with_errors(report, errors, output_error, trained=bool(finetune))
+    return {
+        "onnx": onnx_path,
+        "module": rewritten,
+        "macs": counted.total.macs,
+        "report": new_report,
+        "accuracy": accuracy,
+    }
+
+
+def _rewrite_onnx(
+    model: ModelRef,
+    graph: Graph,
+    report: SeparableReport,
+    names: list[str],
+    multiplier: int,
+    work: Path,
+) -> dict[str, Any]:
+    import onnx
+
+    from ..frontends import onnx as onnx_frontend
+    from ..measure.profiling import make_inputs
+    from .transforms.separable import rewrite_onnx
+
+    source = Path(str(model))
+    proto = onnx.load(str(source))  # with weights: the rewrite needs their values
+    errors = rewrite_onnx(proto, graph, names, multiplier)
+    path = work / "rewritten.onnx"
+    onnx.save_model(proto, str(path))
+    inputs = make_inputs(graph)
+    output_error = onnx_output_error(source, path, inputs)
+    counted = analyze(onnx_frontend.load(path, {i.name: i.shape for i in graph.input_infos()}))
+    return {
+        "onnx": path,
+        "module": None,
+        "macs": counted.total.macs,
+        "report": _with_errors(report, errors, output_error, note=ONNX_WEIGHTS_NOTE),
+    }
+
+
+def _with_errors(
+    report: SeparableReport,
+    errors: dict[str, float],
+    output_error: float,
+    *,
+    trained: bool = False,
+    note: str = RANDOM_WEIGHTS_NOTE,
+) -> SeparableReport:
+    def error_of(layer: SeparableLayer) -> float | None:
+        return errors.get(layer.name, errors.get(layer.scope))
+
+    layers = tuple(
+        replace(layer, weight_error=error_of(layer)) if error_of(layer) is not None else layer
+        for layer in report.layers
+    )
+    full_rank = all(error < 1e-6 for error in errors.values())
+    # with --finetune the accuracies say what the rewrite did; otherwise warn about the output
+    # error's meaning (zoo models have random weights)
+    notes = report.notes if full_rank or trained else (*report.notes, note)
+    return replace(report, layers=layers, output_error=output_error, notes=notes)
+
+
+def _rows_for(report: ProfileReport, name: str, scope: str) -> list[ProfileLayer]:
+    """Timed rows of ``report`` implementing source layer ``name`` (or its parts)."""
+    rows = []
+    for row in report.layers:
+        if row.folded_into:
+            continue
+        layer_scope = _scope_of(report, row)
+        if (
+            row.name == name
+            or row.name.startswith(name + "/")
+            or (scope and (layer_scope == scope or layer_scope.startswith(scope + ".")))
+        ):
+            rows.append(row)
+    return rows
+
+
+def layer_timings(
+    report: SeparableReport, before: ProfileReport, after: ProfileReport
+) -> tuple[LayerTiming, ...]:
+    out = []
+    for layer in report.replaced:
+        old = _rows_for(before, layer.name, layer.scope)
+        new = _rows_for(after, layer.name, layer.scope)
+        if not old or not new:
+            continue
+        dw = [r for r in new if "depthwise" in r.name or "depthwise" in _scope_of(after, r)]
+        pw = [r for r in new if r not in dw]
+        dw_time = sum(r.time_us for r in dw)
+        pw_time = sum(r.time_us for r in pw)
+        out.append(
+            LayerTiming(
+                name=layer.name,
+                mac_ratio=layer.macs / layer.separable_macs,
+                time_before_us=sum(r.time_us for r in old),
+                time_after_us=dw_time + pw_time,
+                depthwise_time_us=dw_time,
+                depthwise_gflops_per_s=(2 * layer.depthwise_macs / dw_time / 1e3)
+                if dw_time
+                else None,
+                pointwise_gflops_per_s=(2 * layer.pointwise_macs / pw_time / 1e3)
+                if pw_time
+                else None,
+            )
+        )
+    return tuple(out)
+
+
+def _scope_of(report: ProfileReport, row: ProfileLayer) -> str:
+    try:
+        return report.count.layer(row.name).scope
+    except KeyError:
+        return ""
+
+
+__all__ = ["LayerTiming", "SeparableLayer", "SeparableResult", "separable"]
