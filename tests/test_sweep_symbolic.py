@@ -33,12 +33,11 @@ from onnx import TensorProto, helper, numpy_helper
 
 from modelprof.cli.main import main
 from modelprof.errors import ModelprofError, ShapeError
-from modelprof.sweep import (
+from modelprof.sweep import sweep, sweep_document
+from modelprof.symbolic import (
     fit_polynomial,
     parse_symbolic,
     polynomial_text,
-    sweep,
-    sweep_document,
     symbolic,
     symbolic_document,
 )

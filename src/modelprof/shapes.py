@@ -1,7 +1,10 @@
-"""Parsing ``--input-shape`` specifications.
+"""The command line's small languages about sizes, each parsed in one place.
 
-Accepted forms (DESIGN.md): ``NAME=1x3x224x224``, onnx-tool's ``NAME:1x3x224x224``, an optional
-dtype after a colon (``ids=1x128:int64``), and a bare ``1x3x224x224`` for a model with one input.
+- ``--input-shape``: ``NAME=1x3x224x224``, onnx-tool's ``NAME:1x3x224x224``, an optional dtype
+  after a colon (``ids=1x128:int64``), and a bare ``1x3x224x224`` for a model with one input
+  (docs/conventions.md);
+- ``--sweep NAME=VALUES`` (``count`` and ``profile``), whose values are a list of positive
+  integers (``1,8,32``, also ``--streams``) or of shapes (``1x3x160x160,1x3x224x224``).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .errors import ShapeError
+from .errors import ModelprofError, ShapeError
 from .graph import DTYPE_BYTES, Shape
 
 _DIMS = r"\d+(?:[x,]\d+)*"
@@ -75,3 +78,44 @@ def resolve_inputs(
             raise ShapeError(f"--input-shape gives input '{name}' twice")
         resolved[name] = InputSpec(name, spec.shape, spec.dtype)
     return resolved
+
+
+def parse_sweep(text: str, *, example: str = "batch=1,8,32") -> tuple[str, str]:
+    """``"batch=1,8,32"`` -> ("batch", "1,8,32"): the values are parsed by the caller, who
+    knows what the name takes (integers for a dim, shapes for an input)."""
+    name, sep, values = text.partition("=")
+    if not sep or not name.strip() or not values.strip():
+        raise ModelprofError(f"malformed --sweep '{text}': expected NAME=VALUES, e.g. {example}")
+    return name.strip(), values.strip()
+
+
+def parse_int_list(text: str, what: str) -> tuple[int, ...]:
+    """``"1,2,4"`` -> (1, 2, 4); every value a positive integer, none repeated."""
+    parts = [p.strip() for p in text.split(",")]
+    if not parts or any(not re.fullmatch(r"\d+", p) for p in parts):
+        raise ModelprofError(f"malformed {what} '{text}': expected positive integers like 1,2,4")
+    values = tuple(int(p) for p in parts)
+    if any(v <= 0 for v in values):
+        raise ModelprofError(f"malformed {what} '{text}': every value must be at least 1")
+    if len(set(values)) != len(values):
+        raise ModelprofError(f"malformed {what} '{text}': a value is repeated")
+    return values
+
+
+def parse_shape_list(text: str, what: str) -> tuple[Shape, ...]:
+    """``"1x3x160x160,1x3x224x224"`` -> ((1, 3, 160, 160), (1, 3, 224, 224)); every dim
+    positive, no shape repeated."""
+    shapes = []
+    for part in text.split(","):
+        part = part.strip().strip("[]")
+        if not re.fullmatch(r"\d+(?:x\d+)*", part):
+            raise ModelprofError(
+                f"malformed {what} '{text}': expected shapes like 1x3x160x160,1x3x224x224"
+            )
+        shape = tuple(int(d) for d in part.split("x"))
+        if any(d <= 0 for d in shape):
+            raise ModelprofError(f"malformed {what} '{text}': every dimension must be positive")
+        shapes.append(shape)
+    if len(set(shapes)) != len(shapes):
+        raise ModelprofError(f"malformed {what} '{text}': a shape is repeated")
+    return tuple(shapes)

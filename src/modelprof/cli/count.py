@@ -185,14 +185,9 @@ def _sizes(
 ) -> None:
     """``--sweep`` and ``--symbolic``: totals at several input sizes, or as formulas."""
     from ..render import jsondoc, tabular, terminal
-    from ..sweep import (
-        parse_sweep,
-        parse_symbolic,
-        sweep,
-        sweep_document,
-        symbolic,
-        symbolic_document,
-    )
+    from ..shapes import parse_sweep
+    from ..sweep import sweep, sweep_document
+    from ..symbolic import parse_symbolic, symbolic, symbolic_document
 
     renderers: dict[str, Callable[[Any], RenderableType]]
     if sweep_text:

@@ -236,19 +236,15 @@ def _throughput_command(
     sweep_text: str | None,
     quiet: bool,
 ) -> None:
-    from ..measure.throughput_mode import (
-        parse_int_list,
-        parse_sweep,
-        throughput,
-        throughput_document,
-    )
+    from ..measure.throughput_mode import parse_batch_sweep, throughput, throughput_document
+    from ..shapes import parse_int_list
 
     if requests is not None and requests < 1:
         raise click.BadParameter(f"{requests} is not at least 1", param_hint="'--requests'")
     streams: tuple[int | None, ...] = (
         parse_int_list(streams_text, "--streams") if streams_text else (None,)
     )
-    batches = parse_sweep(sweep_text)[1] if sweep_text else None
+    batches = parse_batch_sweep(sweep_text) if sweep_text else None
     report = throughput(
         model,
         specs or None,

@@ -20,7 +20,6 @@ at each batch, and each point's FLOPs are counted at its own batch.
 
 from __future__ import annotations
 
-import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Any
 from ..api import InputShapes, ModelRef
 from ..costreport import SCHEMA_VERSION
 from ..errors import ModelprofError, ShapeError
+from ..shapes import parse_int_list, parse_sweep
 from .profilereport import LatencyStats
 from .runtimes.base import RunSettings
 
@@ -123,31 +123,16 @@ class ThroughputReport:
 # -- parsing the command-line values -----------------------------------------------------------
 
 
-def parse_int_list(text: str, what: str) -> tuple[int, ...]:
-    """``"1,2,4"`` -> (1, 2, 4); every value a positive integer, no repeats."""
-    parts = [p.strip() for p in text.split(",")]
-    if not parts or any(not re.fullmatch(r"\d+", p) for p in parts):
-        raise ModelprofError(f"malformed {what} '{text}': expected positive integers like 1,2,4")
-    values = tuple(int(p) for p in parts)
-    if any(v <= 0 for v in values):
-        raise ModelprofError(f"malformed {what} '{text}': every value must be at least 1")
-    if len(set(values)) != len(values):
-        raise ModelprofError(f"malformed {what} '{text}': a value is repeated")
-    return values
-
-
-def parse_sweep(text: str) -> tuple[str, tuple[int, ...]]:
-    """``"batch=1,4,16"`` -> ("batch", (1, 4, 16))."""
-    name, sep, values = text.partition("=")
-    name = name.strip().lower()
-    if not sep or not name:
-        raise ModelprofError(f"malformed --sweep '{text}': expected NAME=VALUES, e.g. batch=1,4,16")
+def parse_batch_sweep(text: str) -> tuple[int, ...]:
+    """``"batch=1,4,16"`` -> (1, 4, 16): what ``profile --sweep`` can vary is the batch."""
+    name, values = parse_sweep(text, example="batch=1,4,16")
+    name = name.lower()
     if name not in SWEEP_NAMES:
         hint = " (streams are swept with --streams 1,2)" if name in ("streams", "stream") else ""
         raise ModelprofError(
             f"cannot sweep '{name}': --sweep takes {', '.join(SWEEP_NAMES)}=VALUES{hint}"
         )
-    return name, parse_int_list(values, f"--sweep {name}")
+    return parse_int_list(values, f"--sweep {name}")
 
 
 # -- measuring ---------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from ..costreport import CostReport, LayerCost
 from .units import human, percent, shape
 
 if TYPE_CHECKING:  # imported when rendered: a plain count does not load the sweep module
-    from ..sweep import SweepReport, SymbolicReport
+    from ..sweep import SweepReport
+    from ..symbolic import SymbolicReport
 
 CSV_COLUMNS = (
     "name",

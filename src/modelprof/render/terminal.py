@@ -12,7 +12,8 @@ from ..costreport import Convention, CostReport, GroupCost, LayerCost
 from .units import human, percent, shape
 
 if TYPE_CHECKING:  # imported when rendered: a plain count does not load the sweep module
-    from ..sweep import SweepReport, SymbolicReport
+    from ..sweep import SweepReport
+    from ..symbolic import SymbolicReport
 
 #: Above this many layers, a table with no --top shows the costliest ones only.
 AUTO_TOP_THRESHOLD = 60
@@ -248,7 +249,8 @@ def render_sweep(report: SweepReport) -> RenderableType:
 
 def render_symbolic(report: SymbolicReport) -> RenderableType:
     """Each total as a formula in the symbolic dim, then the evaluated points."""
-    from ..sweep import MAX_DEGREE, QUANTITIES, polynomial_text
+    from ..sweep import QUANTITIES
+    from ..symbolic import MAX_DEGREE, polynomial_text
 
     var = report.variable
     header = _convention_header(
