@@ -106,6 +106,36 @@ def _load_path_or_name(ref: str, input_shapes: InputShapes) -> Graph:
     raise AssertionError("unreachable")
 
 
+PICKLE_SUFFIXES = (".pt", ".pth")
+
+
+def build_module(model: ModelRef, *, trust_pickle: bool = False) -> Any:
+    """The ``torch.nn.Module`` a PyTorch model reference stands for: a module (as it is), a zoo
+    name (built), a ``file.py:factory`` or ``package.module:factory`` spec (called), or a
+    whole module pickled with ``torch.save`` (a ``.pt``/``.pth`` file, read only with
+    ``trust_pickle``: unpickling runs code from the file).
+
+    What the rewrites and the PyTorch exports start from; :func:`load_graph` is what counting
+    starts from (it also reads ONNX, IR and Keras files, which have no module).
+    """
+    from .frontends import torch as torch_frontend
+    from .frontends import zoo
+
+    if not isinstance(model, str | os.PathLike):
+        return model
+    ref = os.fspath(model)
+    if Path(ref).suffix.lower() in PICKLE_SUFFIXES:
+        if not trust_pickle:
+            raise ModelLoadError(
+                f"{ref}: reading a pickled PyTorch file runs code from it; pass --trust-pickle "
+                "if you trust it (and give --input-shape)"
+            )
+        return torch_frontend.load_pickled(Path(ref))
+    if ref in zoo.ZOO:
+        return zoo.get(ref).build()
+    return torch_frontend.load_factory(ref)
+
+
 def count(
     model: ModelRef,
     input_shapes: InputShapes = None,

@@ -187,11 +187,11 @@ def crosscheck(model: ModelRef, input_shapes: InputShapes = None) -> Crosscheck:
             routes.append(
                 Route("pytorch", "PyTorch module (ATen ops, module paths)", analyze(graph))
             )
+            from .api import build_module
             from .frontends import onnx as onnx_frontend
             from .frontends.export import export_onnx
-            from .measure.profiling import _module_of
 
-            module = _module_of(model)
+            module = build_module(model)
             infos = graph.input_infos()
             onnx_path = export_onnx(
                 module, {i.name: (i.shape, i.dtype) for i in infos}, work / "model.onnx"

@@ -17,8 +17,9 @@ from modelprof.cli.main import main
 from modelprof.errors import ModelprofError
 from modelprof.measure import ceilings as cache
 from modelprof.measure.device import DeviceCeilings, measure_ceilings, settings_for
+from modelprof.measure.prepare import PreparedModel, make_inputs, prepare
 from modelprof.measure.profilereport import Ceilings, ProfileLayer, ProfileReport
-from modelprof.measure.profiling import PreparedModel, join, make_inputs, prepare, profile
+from modelprof.measure.profiling import join, profile
 from modelprof.measure.runtimes import RunSettings, get_runtime
 from modelprof.measure.runtimes.base import Measurement, RuntimeLayer
 

@@ -96,20 +96,15 @@ def echo_err(message: str) -> None:
 
 def model_argument(model: str, trust_pickle: bool) -> Any:
     """The MODEL argument as the API takes it: a pickled ``.pt``/``.pth`` file is loaded here,
-    and only with ``--trust-pickle``, because unpickling runs code from the file (DESIGN.md).
-    Everything else (paths, factory specs, zoo names) passes through as text."""
+    and only with ``--trust-pickle``, because unpickling runs code from the file. Everything
+    else (paths, factory specs, zoo names) passes through as text."""
     from pathlib import Path
 
-    if Path(model).suffix.lower() not in (".pt", ".pth"):
-        return model
-    if not trust_pickle:
-        raise ModelprofError(
-            f"{model}: reading a pickled PyTorch file runs code from it; pass --trust-pickle if "
-            "you trust it (and give --input-shape)"
-        )
-    from ..frontends.torch import load_pickled
+    from ..api import PICKLE_SUFFIXES, build_module
 
-    return load_pickled(Path(model))
+    if Path(model).suffix.lower() not in PICKLE_SUFFIXES:
+        return model
+    return build_module(model, trust_pickle=trust_pickle)
 
 
 def progress(message: str, *, quiet: bool = False) -> Any:

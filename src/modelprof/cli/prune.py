@@ -120,8 +120,8 @@ def prune_command(
     """
     from ..measure.runtimes import RunSettings
     from ..render import jsondoc
+    from ..rewrite.checks import check_request
     from ..rewrite.pruning import prune
-    from ..rewrite.separable_rewrite import check_request
     from ..rewrite.transforms.prune import StructuredPlan
 
     if amount is not None and target_macs is not None:

@@ -50,7 +50,7 @@ def load_factory(spec: str) -> torch.nn.Module:
             f"'{spec}' is not a PyTorch factory: expected path/to/file.py:factory or "
             "package.module:factory"
         )
-    module = _import_target(target)
+    module = import_target(target)
     if not hasattr(module, attr):
         names = [n for n in dir(module) if not n.startswith("_")]
         raise ModelLoadError(f"{target} has no '{attr}' (it defines: {', '.join(names[:12])})")
@@ -67,7 +67,10 @@ def load_factory(spec: str) -> torch.nn.Module:
     return cast("torch.nn.Module", obj.eval())
 
 
-def _import_target(target: str) -> Any:
+def import_target(target: str) -> Any:
+    """The Python module the part of a ``target:name`` spec before the colon names: a file
+    (``path/to/file.py``, imported under a private name so two files called ``model.py``
+    never collide) or an importable ``package.module``. Import errors become one line."""
     if target.endswith(".py") or "/" in target or "\\" in target:
         path = Path(target)
         if not path.is_file():

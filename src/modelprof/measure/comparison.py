@@ -26,7 +26,8 @@ from ..api import InputShapes, ModelRef
 from ..costreport import SCHEMA_VERSION, CostReport
 from ..errors import ModelprofError
 from .profilereport import LatencyStats
-from .runtimes.base import RunSettings
+from .runtimes import get_runtime, runtime_reference
+from .runtimes.base import RunSettings, Runtime
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +96,7 @@ def compare(
     input_shapes: InputShapes = None,
     *,
     profile: bool = False,
-    runtime: str = "openvino",
+    runtime: str | Runtime = "openvino",
     settings: RunSettings | None = None,
     rounds: int = 10,
     iterations: int = 20,
@@ -200,7 +201,7 @@ def _interleave(workers: Sequence[_Worker], rounds: int, iterations: int) -> lis
 def _start_workers(
     models: Sequence[ModelRef],
     input_shapes: InputShapes,
-    runtime: str,
+    runtime: str | Runtime,
     settings: RunSettings,
     workdir: Path,
     names: Sequence[str],
@@ -209,8 +210,9 @@ def _start_workers(
     they compile concurrently, and none is timed until all are ready)."""
     import numpy as np
 
-    from .profiling import make_inputs, prepare
+    from .prepare import make_inputs, prepare
 
+    reference = runtime_reference(get_runtime(runtime))
     jobs = []
     for index, model in enumerate(models):
         folder = workdir / f"model{index}"
@@ -223,10 +225,12 @@ def _start_workers(
     try:
         for (onnx_path, inputs_path), name in zip(jobs, names, strict=True):
             setup = {
-                "runtime": runtime,
+                "runtime": reference,
                 "onnx": str(onnx_path),
                 "inputs": str(inputs_path),
                 "settings": dataclasses.asdict(settings),
+                # where a runtime of the user's own is imported from, as in this process
+                "sys_path": sys.path,
             }
             workers.append(_Worker(name, setup, workdir))
     except BaseException:

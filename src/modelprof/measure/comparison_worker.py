@@ -3,8 +3,10 @@
 The parent (:mod:`modelprof.measure.comparison`) starts one worker per model with
 ``python -m modelprof.measure.comparison_worker`` and talks to it in JSON lines:
 
-- parent -> worker, first line: ``{"runtime", "onnx", "inputs" (an .npz), "settings"}``;
-  the worker loads and compiles the model once, binds its inputs, warms up, and answers
+- parent -> worker, first line: ``{"runtime", "onnx", "inputs" (an .npz), "settings",
+  "sys_path"}`` (``runtime`` as :func:`~modelprof.measure.runtimes.runtime_reference` names it;
+  ``sys_path`` is the parent's, so a runtime of the user's own imports here too); the worker
+  loads and compiles the model once, binds its inputs, warms up, and answers
   ``{"ok": true, "pid", "runtime", "runtime_version", "device", "precision", "threads",
   "compile_ms"}`` (or ``{"ok": false, "error": "one line"}``).
 - ``{"cmd": "run", "n": N}``: one untimed run (the other workers have just had the caches),
@@ -30,16 +32,11 @@ from typing import IO, Any
 def open_session(
     runtime: str, onnx_path: Path, inputs: dict[str, Any], settings: Any
 ) -> tuple[Callable[[], object], dict[str, Any]]:
-    """``run()`` (one synchronous inference, inputs bound once) and what it runs with."""
-    from ..errors import ModelprofError
+    """``run()`` (one synchronous inference, inputs bound once) and what it runs with, on the
+    runtime ``runtime`` names (see :func:`~modelprof.measure.runtimes.runtime_reference`)."""
     from .runtimes import get_runtime
-    from .runtimes.onnxruntime import OnnxRuntime
-    from .runtimes.openvino import OpenVINORuntime
 
-    backend = get_runtime(runtime)
-    if isinstance(backend, OpenVINORuntime | OnnxRuntime):
-        return backend.bound_infer(onnx_path, inputs, settings)
-    raise ModelprofError(f"compare cannot time models on {runtime}")
+    return get_runtime(runtime).bound_infer(onnx_path, inputs, settings)
 
 
 def serve(commands: IO[str], replies: IO[str]) -> int:
@@ -57,6 +54,7 @@ def serve(commands: IO[str], replies: IO[str]) -> int:
         return 1
     try:
         setup = json.loads(first)
+        sys.path[:0] = [p for p in setup.get("sys_path", ()) if p not in sys.path]
         settings = RunSettings(**setup["settings"])
         with np.load(setup["inputs"], allow_pickle=False) as data:
             inputs = {name: np.ascontiguousarray(data[name]) for name in data.files}

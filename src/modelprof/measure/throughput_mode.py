@@ -31,28 +31,10 @@ from ..costreport import SCHEMA_VERSION
 from ..errors import ModelprofError, ShapeError
 from ..shapes import parse_int_list, parse_sweep
 from .profilereport import LatencyStats
-from .runtimes.base import RunSettings
+from .runtimes.base import AsyncMeasurement, RunSettings, Runtime
 
 #: What ``--sweep NAME=VALUES`` can vary.
 SWEEP_NAMES = ("batch",)
-
-
-@dataclass(frozen=True)
-class AsyncMeasurement:
-    """One asynchronous run as a runtime reports it (before it becomes a point)."""
-
-    runtime: str
-    runtime_version: str
-    device: str
-    precision: str
-    threads: int
-    streams: int
-    requests: int
-    completed: int
-    elapsed_s: float
-    latency_us: tuple[float, ...]
-    compile_ms: float
-    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -142,7 +124,7 @@ def throughput(
     model: ModelRef,
     input_shapes: InputShapes = None,
     *,
-    runtime: str = "openvino",
+    runtime: str | Runtime = "openvino",
     settings: RunSettings | None = None,
     streams: Sequence[int | None] = (None,),
     requests: int | None = None,
@@ -156,7 +138,7 @@ def throughput(
     requests, or one per stream on ONNX Runtime. ``batches`` None keeps the model's batch.
     Each point runs for ``settings.time_budget_s``, or ``settings.iterations`` inferences.
     """
-    from .profiling import make_inputs
+    from .prepare import make_inputs
     from .runtimes import get_runtime
 
     settings = settings or RunSettings()
@@ -167,7 +149,6 @@ def throughput(
     if batches is not None and input_file is not None:
         raise ModelprofError("--inputs fixes the batch: it cannot be combined with a batch sweep")
     backend = get_runtime(runtime)
-    measure = _async_measure(backend)
     points: list[ThroughputPoint] = []
     notes: list[str] = []
     first: AsyncMeasurement | None = None
@@ -177,7 +158,7 @@ def throughput(
             label = prepared.label
             inputs = make_inputs(prepared.graph, input_file)
             for wanted in streams:
-                run = measure(
+                run = backend.measure_throughput(
                     prepared.onnx_path, inputs, settings, streams=wanted, requests=requests
                 )
                 first = first or run
@@ -197,15 +178,6 @@ def throughput(
         sweep="batch" if batches is not None else None,
         notes=tuple(notes),
     )
-
-
-def _async_measure(backend: Any) -> Any:
-    from .runtimes.onnxruntime import OnnxRuntime
-    from .runtimes.openvino import OpenVINORuntime
-
-    if isinstance(backend, OpenVINORuntime | OnnxRuntime):
-        return backend.measure_throughput
-    raise ModelprofError(f"throughput mode is not available on {backend.name}")
 
 
 def _point(
@@ -240,7 +212,7 @@ def _variants(
     from ..analysis import analyze
     from ..frontends import onnx as onnx_frontend
     from ..shapes import InputSpec
-    from .profiling import PreparedModel, prepare
+    from .prepare import PreparedModel, prepare
 
     is_onnx_file = isinstance(model, str | Path) and str(model).lower().endswith(".onnx")
     if batches is None or is_onnx_file:

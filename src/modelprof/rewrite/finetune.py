@@ -19,7 +19,7 @@ SEEDS = ("seed-cnn", "seed-separable")
 
 def model_and_data(model: ModelRef, spec: str, graph: Graph) -> tuple[Any, Any]:
     """The PyTorch module to start from and the data to train and evaluate it on."""
-    from ..measure.profiling import _module_of
+    from ..api import build_module
     from . import training
 
     infos = graph.input_infos()
@@ -33,6 +33,6 @@ def model_and_data(model: ModelRef, spec: str, graph: Graph) -> tuple[Any, Any]:
             )
         module = training.trained_seed(model)
     else:
-        module = _module_of(model)
+        module = build_module(model)
     data = training.load_data(spec, infos[0].shape)
     return module, data

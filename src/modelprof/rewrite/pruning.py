@@ -21,7 +21,7 @@ from ..errors import ModelprofError
 from ..graph import Graph
 from ..measure.profilereport import ProfileReport
 from ..measure.runtimes import RunSettings
-from .separable_rewrite import check_loaded, check_request, named_kind, skipped
+from .checks import check_loaded, check_request, named_kind, skipped
 from .transforms.prune import (
     Sparsity,
     StructuredPlan,
@@ -295,7 +295,7 @@ def _prune_torch(
 ) -> dict[str, Any]:
     from dataclasses import replace
 
-    from ..measure.profiling import _module_of
+    from ..api import build_module
     from . import training
 
     data = None
@@ -304,7 +304,7 @@ def _prune_torch(
 
         module, data = model_and_data(model, finetune, graph)
     else:
-        module = _module_of(model)
+        module = build_module(model)
     module.eval()
     name = graph.name
     before_count = _count_module(module, graph, name)

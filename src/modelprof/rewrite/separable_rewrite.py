@@ -7,18 +7,18 @@ an ONNX file, which is what is saved as ``.onnx``/``.xml``, counted again, and p
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..analysis import analyze
-from ..api import InputShapes, ModelRef, load_graph
+from ..api import InputShapes, ModelRef, build_module, load_graph
 from ..errors import ModelprofError
 from ..graph import Graph
 from ..measure.profilereport import ProfileLayer, ProfileReport
 from ..measure.runtimes import RunSettings
+from .checks import check_loaded, check_request, skipped
 from .transforms.separable import SeparableLayer, SeparableReport, whatif
 
 RANDOM_WEIGHTS_NOTE = (
@@ -64,16 +64,6 @@ class SeparableResult:
     nothing_done: tuple[str, ...] = ()
 
 
-def skipped(why: str, *, save: str | None, measure: str | None, finetune: str | None) -> str:
-    """One line saying that, ``why`` ("nothing to rewrite: "), the model was not written,
-    measured or fine-tuned as asked; empty when none of them was asked for."""
-    done = [f"{save} was not written"] if save else []
-    verbs = [verb for verb, asked in (("measured", measure), ("fine-tuned", finetune)) if asked]
-    if verbs:
-        done.append(f"nothing was {' or '.join(verbs)}")
-    return f"{why}{' and '.join(done)}" if done else ""
-
-
 def why_nothing_replaced(report: SeparableReport, min_saving: float | None = None) -> str:
     """Why ``report`` replaces no layer: no eligible convolution, or none that saves MACs."""
     if not report.layers:
@@ -87,12 +77,6 @@ def why_nothing_replaced(report: SeparableReport, min_saving: float | None = Non
     return f"no layer would save MACs {how}"
 
 
-def _source_module(model: ModelRef) -> Any:
-    from ..measure.profiling import _module_of
-
-    return _module_of(model)
-
-
 def _relative_error(a: Any, b: Any) -> float:
     import numpy as np
 
@@ -100,60 +84,6 @@ def _relative_error(a: Any, b: Any) -> float:
     b = np.asarray(b, dtype=np.float64)
     norm = float(np.linalg.norm(a))
     return float(np.linalg.norm(a - b)) / norm if norm else float(np.linalg.norm(b))
-
-
-#: model files by suffix: what a name says of its model before it is read
-_FILE_KINDS = {".onnx": "onnx", ".xml": "openvino", ".keras": "keras", ".h5": "keras"}
-_DESCRIBED = {
-    "onnx": "an ONNX file",
-    "openvino": "an OpenVINO IR",
-    "keras": "a Keras model",
-    "in-memory onnx": "an ONNX model in memory (save it to a file first)",
-}
-SOURCES = "ONNX files and PyTorch models (zoo names, file.py:factory)"
-
-
-def named_kind(model: ModelRef) -> str | None:
-    """The kind of model file ``model`` names (``onnx``, ``openvino``, ``keras``), or None
-    when its name does not tell: a zoo name or a factory (PyTorch once built), or an object."""
-    if not isinstance(model, str | os.PathLike):
-        return None
-    return _FILE_KINDS.get(Path(os.fspath(model)).suffix.lower())
-
-
-def check_request(
-    model: ModelRef,
-    what: str,
-    *,
-    save: str | None = None,
-    force: bool = False,
-    finetune: str | None = None,
-) -> None:
-    """Refuse, before ``model`` is read, what its name already rules out for ``what`` (a job
-    that makes a new model from it: "prune", "separable --profile"): a model file that
-    cannot be rewritten (an OpenVINO IR, a Keras model), ``finetune`` of anything but a
-    PyTorch model, and a ``save`` target that is the model itself, has the wrong suffix for
-    the model, exists (unless ``force``) or is a directory."""
-    from .save import check_target
-
-    kind = named_kind(model)
-    if kind in ("openvino", "keras"):
-        raise ModelprofError(
-            f"{what} works on {SOURCES}, not {_DESCRIBED[kind]}: give {model}'s "
-            "ONNX or PyTorch source"
-        )
-    if finetune and kind is not None:
-        raise ModelprofError(
-            f"--finetune needs a PyTorch model (zoo name or file.py:factory); {model} is "
-            f"{_DESCRIBED[kind]}"
-        )
-    if save is None:
-        return
-    if kind is not None and Path(save).resolve() == Path(os.fspath(model)).resolve():
-        raise ModelprofError(
-            f"--save {save} would replace the model it is made from: give another file name"
-        )
-    check_target(save, force=force, pytorch=kind is None)
 
 
 def check_separable_request(
@@ -176,17 +106,6 @@ def check_separable_request(
     what = f"separable {asked[0]}"
     check_request(model, what, save=save, force=force, finetune=finetune)
     return what
-
-
-def check_loaded(model: ModelRef, graph: Graph, what: str) -> None:
-    """Refuse, once ``model`` is read as ``graph``, a model ``what`` cannot rewrite: only a
-    PyTorch model or an ONNX file (read again with its weights) can be."""
-    if graph.source == "pytorch" or (
-        graph.source == "onnx" and isinstance(model, str | os.PathLike)
-    ):
-        return
-    kind = "in-memory onnx" if graph.source == "onnx" else graph.source
-    raise ModelprofError(f"{what} works on {SOURCES}, not {_DESCRIBED.get(kind, kind)}")
 
 
 def onnx_output_error(original: Path, rewritten: Path, inputs: dict[str, Any]) -> float:
@@ -301,7 +220,7 @@ def _rewrite_torch(
         original, data = model_and_data(model, finetune, graph)
         accuracy = {"original": training.evaluate(original, data)}
     else:
-        original = _source_module(model)
+        original = build_module(model)
     original.eval()
     rewritten = copy.deepcopy(original)
     errors = rewrite_module(rewritten, names, multiplier)
@@ -346,7 +265,7 @@ def _rewrite_onnx(
     import onnx
 
     from ..frontends import onnx as onnx_frontend
-    from ..measure.profiling import make_inputs
+    from ..measure.prepare import make_inputs
     from .transforms.separable import rewrite_onnx
 
     source = Path(str(model))

@@ -227,7 +227,7 @@ def load_user_data(spec: str, input_shape: Sequence[int] | None = None) -> UserD
     what is wrong rather than halfway through training. With ``input_shape`` (the model's,
     batch dimension first), the samples' shape is checked against it too.
     """
-    from ..frontends.torch import _import_target
+    from ..frontends.torch import import_target
 
     target, sep, attr = spec.rpartition(":")
     if not sep or not target or not attr:
@@ -235,7 +235,7 @@ def load_user_data(spec: str, input_shape: Sequence[int] | None = None) -> UserD
             f"'{spec}' is not a data spec: expected path/to/file.py:loaders or "
             "package.module:loaders"
         )
-    module = _import_target(target)
+    module = import_target(target)
     loaders = getattr(module, attr, None)
     if loaders is None:
         names = [n for n in dir(module) if not n.startswith("_")]

@@ -1,30 +1,79 @@
-"""Runtimes behind one small interface: OpenVINO (default) and ONNX Runtime.
+"""Runtimes behind one interface (:class:`~.base.Runtime`): OpenVINO (default) and ONNX Runtime.
 
 Each is imported lazily, so a missing runtime costs nothing until it is asked for, and then
-says which pip extra installs it.
+says which pip extra installs it. Wherever a runtime is named, a :class:`~.base.Runtime`
+instance of one's own may be given instead; ``compare`` times in worker processes, which load
+such a runtime again from its ``module:Class`` reference.
 """
 
 from __future__ import annotations
 
-from .base import Measurement, RunSettings, Runtime, RuntimeLayer
+import importlib
+import sys
 
-RUNTIMES = ("openvino", "onnxruntime")
+from ...errors import ModelprofError
+from .base import AsyncMeasurement, Measurement, RunSettings, Runtime, RuntimeLayer
 
-
-def get_runtime(name: str) -> Runtime:
-    """The runtime called ``name`` (``openvino``/``ov`` or ``onnxruntime``/``ort``)."""
-    from ...errors import ModelprofError
-
-    key = name.lower()
-    if key in ("openvino", "ov"):
-        from .openvino import OpenVINORuntime
-
-        return OpenVINORuntime()
-    if key in ("onnxruntime", "ort"):
-        from .onnxruntime import OnnxRuntime
-
-        return OnnxRuntime()
-    raise ModelprofError(f"unknown runtime '{name}' (choose from: {', '.join(RUNTIMES)})")
+#: Built-in runtimes: name -> (module of this package, class).
+BUILTIN = {
+    "openvino": ("openvino", "OpenVINORuntime"),
+    "onnxruntime": ("onnxruntime", "OnnxRuntime"),
+}
+#: Short names the command line accepts.
+ALIASES = {"ov": "openvino", "ort": "onnxruntime"}
+RUNTIMES = tuple(BUILTIN)
 
 
-__all__ = ["RUNTIMES", "Measurement", "RunSettings", "Runtime", "RuntimeLayer", "get_runtime"]
+def get_runtime(runtime: str | Runtime) -> Runtime:
+    """The runtime ``runtime`` names: a built-in name (``openvino``/``ov``,
+    ``onnxruntime``/``ort``), a ``package.module:Class`` reference to a :class:`Runtime`
+    subclass, or a runtime instance, returned as it is."""
+    if isinstance(runtime, Runtime):
+        return runtime
+    key = ALIASES.get(runtime.lower(), runtime.lower())
+    if key in BUILTIN:
+        module, cls = BUILTIN[key]
+        found = getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+    elif ":" in runtime:
+        found = _import_class(runtime)
+    else:
+        raise ModelprofError(f"unknown runtime '{runtime}' (choose from: {', '.join(RUNTIMES)})")
+    instance = found()
+    if not isinstance(instance, Runtime):
+        raise ModelprofError(f"{runtime} is not a modelprof Runtime")
+    return instance
+
+
+def runtime_reference(runtime: Runtime) -> str:
+    """How another process names ``runtime`` to :func:`get_runtime`: its name if it is built
+    in, else ``module:Class`` (the class must be importable there, at module level)."""
+    cls = type(runtime)
+    module, name = BUILTIN.get(runtime.name, ("", ""))
+    if (cls.__module__, cls.__qualname__) == (f"{__name__}.{module}", name):
+        return runtime.name
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _import_class(reference: str) -> type:
+    module_name, _, qualname = reference.partition(":")
+    try:
+        found: object = sys.modules.get(module_name) or importlib.import_module(module_name)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError) as exc:
+        raise ModelprofError(f"cannot load runtime {reference}: {exc}") from None
+    if not isinstance(found, type):
+        raise ModelprofError(f"runtime {reference} is not a class")
+    return found
+
+
+__all__ = [
+    "RUNTIMES",
+    "AsyncMeasurement",
+    "Measurement",
+    "RunSettings",
+    "Runtime",
+    "RuntimeLayer",
+    "get_runtime",
+    "runtime_reference",
+]

@@ -1,9 +1,13 @@
 """The runtime interface and what every runtime shares: settings, timing loops, results.
 
-Measuring honestly (DESIGN.md): end-to-end latency comes from a pass with the profiler off and
-inputs bound once; per-layer times come from a second pass with the profiler on, accumulated
-by us over every iteration (OpenVINO keeps only the last request's counters). Precision,
-thread count and runtime version travel with every measurement.
+:class:`Runtime` states everything its callers use (``profile``, throughput mode, ``compare``,
+``device``), so they never ask which runtime they hold, and a runtime of one's own (a subclass
+passed where a runtime name goes) runs through all of them. Runtimes import only this module.
+
+Measuring honestly (docs/profile.md): end-to-end latency comes from a pass with the profiler off
+and inputs bound once; per-layer times come from a second pass with the profiler on,
+accumulated by us over every iteration (OpenVINO keeps only the last request's counters).
+Precision, thread count and runtime version travel with every measurement.
 """
 
 from __future__ import annotations
@@ -78,8 +82,33 @@ class Measurement:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class AsyncMeasurement:
+    """One asynchronous run (several requests in flight) as a runtime reports it, before
+    throughput mode turns it into a point: ``completed`` inferences in ``elapsed_s``, each
+    request's latency from submission to completion."""
+
+    runtime: str
+    runtime_version: str
+    device: str
+    precision: str
+    threads: int
+    streams: int
+    requests: int
+    completed: int
+    elapsed_s: float
+    latency_us: tuple[float, ...]
+    compile_ms: float
+    notes: tuple[str, ...] = ()
+
+
 class Runtime(ABC):
-    """A runtime that can time a model end to end and per layer."""
+    """A runtime that times a model end to end, per layer, under load, and on request.
+
+    ``name`` is what reports show and what another process is told to load (see
+    :func:`modelprof.measure.runtimes.runtime_reference`); ``extra`` is the pip extra that
+    installs the runtime, named when it is missing.
+    """
 
     name: str
     extra: str
@@ -88,15 +117,36 @@ class Runtime(ABC):
     streams_in_latency_mode: bool = False
 
     @abstractmethod
-    def version(self) -> str: ...
-
-    @abstractmethod
-    def devices(self) -> list[str]: ...
+    def version(self) -> str:
+        """The runtime's version, reported with every measurement."""
 
     @abstractmethod
     def measure(
         self, onnx_path: Path, inputs: Mapping[str, Any], settings: RunSettings
-    ) -> Measurement: ...
+    ) -> Measurement:
+        """End-to-end latency (profiler off, inputs bound once), then per-layer times (profiler
+        on, accumulated over every iteration): what ``profile`` joins with the count."""
+
+    @abstractmethod
+    def measure_throughput(
+        self,
+        onnx_path: Path,
+        inputs: Mapping[str, Any],
+        settings: RunSettings,
+        *,
+        streams: int | None = None,
+        requests: int | None = None,
+    ) -> AsyncMeasurement:
+        """``requests`` inferences kept in flight on ``streams`` streams (None: the runtime
+        chooses) for the time budget, or ``settings.iterations`` inferences in all."""
+
+    @abstractmethod
+    def bound_infer(
+        self, onnx_path: Path, inputs: Mapping[str, Any], settings: RunSettings
+    ) -> tuple[Callable[[], object], dict[str, Any]]:
+        """The model compiled with its inputs bound once: ``run()`` infers synchronously, with
+        the profiler off (what ``compare`` times), and :meth:`session_info` for what it runs
+        with."""
 
     def session_info(
         self, settings: RunSettings, *, precision: str, threads: int, compile_ms: float

@@ -17,10 +17,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...errors import ModelprofError, first_line
 from .base import (
+    AsyncMeasurement,
     Measurement,
     RunSettings,
     Runtime,
@@ -31,9 +32,6 @@ from .base import (
     rss_growth,
     timed_runs,
 )
-
-if TYPE_CHECKING:
-    from ..throughput_mode import AsyncMeasurement
 
 _LEVELS = ("disable", "basic", "extended", "all")
 
@@ -62,9 +60,6 @@ class OnnxRuntime(Runtime):
 
     def version(self) -> str:
         return str(_import().__version__)
-
-    def devices(self) -> list[str]:
-        return [p.removesuffix("ExecutionProvider") for p in _import().get_available_providers()]
 
     def _provider(self, settings: RunSettings) -> str:
         device = settings.device.upper()
@@ -181,8 +176,6 @@ class OnnxRuntime(Runtime):
             rss_bytes=rss_growth(rss_before, rss_after),
         )
 
-    # -- added for `profile --mode throughput` and `compare` (`measure` is unchanged) --
-
     def measure_throughput(
         self,
         onnx_path: Path,
@@ -195,8 +188,6 @@ class OnnxRuntime(Runtime):
         """N concurrent requests: ``requests`` threads (default: one per stream) call ``run``
         on one session, whose intra-op threads are split between the streams
         (``threads // streams`` each, at least 1). ONNX Runtime has no streams of its own."""
-        from ..throughput_mode import AsyncMeasurement
-
         _own_precision(settings)
         threads = _threads(settings)
         streams = streams or max(1, min(threads, 4))

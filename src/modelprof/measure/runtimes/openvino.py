@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...errors import ModelprofError, first_line
 from .base import (
     PRECISIONS,
+    AsyncMeasurement,
     Measurement,
     RunSettings,
     Runtime,
@@ -28,9 +29,6 @@ from .base import (
     rss_growth,
     timed_runs,
 )
-
-if TYPE_CHECKING:
-    from ..throughput_mode import AsyncMeasurement
 
 #: Runtime layer types that are not computation.
 _SKIP_TYPES = {"Input", "Output", "Const", "Parameter", "Result"}
@@ -47,9 +45,6 @@ class OpenVINORuntime(Runtime):
 
     def version(self) -> str:
         return str(_import().get_version())
-
-    def devices(self) -> list[str]:
-        return list(_import().Core().available_devices)
 
     def _config(self, settings: RunSettings, profiling: bool) -> dict[Any, Any]:
         ov = _import()
@@ -188,8 +183,6 @@ class OpenVINORuntime(Runtime):
             )
         return layers
 
-    # -- added for `profile --mode throughput` and `compare` (`measure` is unchanged) --
-
     def measure_throughput(
         self,
         onnx_path: Path,
@@ -202,8 +195,6 @@ class OpenVINORuntime(Runtime):
         """Compile with the THROUGHPUT hint and ``streams`` streams, keep ``requests`` infer
         requests busy through an AsyncInferQueue for the time budget (or ``settings.iterations``
         inferences), and time each request from submission to completion."""
-        from ..throughput_mode import AsyncMeasurement
-
         ov = _import()
         import openvino.properties as props
         import openvino.properties.hint as hints
