@@ -88,16 +88,6 @@ def _ops_by_scope(report: CostReport) -> dict[str, set[str]]:
     return ops
 
 
-def _bn_channels(report: CostReport, scope: str) -> int:
-    return sum(
-        layer.output_shapes[0][1]
-        for layer in report.layers
-        if layer.scope == scope
-        and layer.op == "BatchNormalization"
-        and layer.output_shapes
-        and len(layer.output_shapes[0]) > 1
-    )
-
 
 def explain(reference: CostReport, other: CostReport, route: str) -> list[ScopeDifference]:
     """Per module scope, how ``other`` differs from ``reference`` and the reason."""

@@ -27,7 +27,6 @@ TOTAL_METRICS = (
     "activation_bytes",
     "peak_activation_bytes",
 )
-STATUSES = ("removed", "added", "changed", "same")
 
 
 class DiffInputError(ModelprofError):

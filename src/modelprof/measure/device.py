@@ -33,7 +33,7 @@ from __future__ import annotations
 import platform
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -381,15 +381,4 @@ def settings_for(
         precision=precision,
         threads=threads,
         iterations=iterations,
-    )
-
-
-def document_ceilings(document: Mapping[str, Any]) -> Ceilings:
-    """The :class:`Ceilings` a ``kind: "device"`` document describes."""
-    return Ceilings(
-        peak_gflops_per_s=float(document["peak_gflops_per_s"]),
-        bandwidth_gb_per_s=float(document["bandwidth_gb_per_s"]),
-        runtime=str(document["runtime"]),
-        precision=str(document["precision"]),
-        threads=int(document.get("threads") or 0),
     )

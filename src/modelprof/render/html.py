@@ -29,7 +29,6 @@ SHARE_CHART_LAYERS = 30
 
 TIME_COLOUR = "#3566a8"
 FLOPS_COLOUR = "#e3913c"
-CEILING_COLOUR = "#b23a48"
 #: Point colours per op type (most time first); op types past the palette share the last one.
 PALETTE = (
     "#3566a8",
