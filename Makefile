@@ -32,9 +32,11 @@ chromium:
 test: $(VENV)/.installed-dev chromium
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
+# ruff (T20: the library never prints), mypy strict, and the import contracts in pyproject.toml
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 check: lint test
 
