@@ -8,7 +8,7 @@ Run it from the repository root with the project's venv::
 
 For ResNet-18 and MobileNet-V2 from the zoo (exported once to ONNX under ``benchmarks/_work/``,
 TorchScript exporter, BatchNorm folded), every round runs, per model, three child processes
-one after another (one runtime per process, DESIGN.md):
+one after another (one runtime per process, docs/profile.md):
 
 1. ``modelprof`` on OpenVINO (CPU, f32, latency hint, 2 threads): ``profile()`` on the ONNX file;
 2. ``benchmark_app`` on the same ONNX file, same settings, its "Median:" latency parsed;

@@ -4,10 +4,10 @@
     .venv/bin/python benchmarks/bench_separable.py --quick    # resnet18 only, 1 round
 
 For each model, ``modelprof separable MODEL -m 1 --runtime R --format json`` runs in its own
-process per runtime (one runtime per process, as DESIGN.md asks); inside it the original and
-the rank-1 rewrite are measured interleaved (A B A B ...) for ``--rounds`` rounds, and the round
-with the median latency is kept for each. Then the trained seed-cnn's accuracy: original,
-rank-1 rewrite, and after fine-tuning on digits.
+process per runtime (one runtime per process, as docs/profile.md explains); inside it the
+original and the rank-1 rewrite are measured interleaved (A B A B ...) for ``--rounds`` rounds,
+and the round with the median latency is kept for each. Then the trained seed-cnn's accuracy:
+original, rank-1 rewrite, and after fine-tuning on digits.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The figures DESIGN.md and the foundation issue promise, asserted end to end."""
+"""The figures the README and docs/conventions.md promise, asserted end to end."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 import modelprof
 
-# seed-cnn, worked by hand (DESIGN.md):
+# seed-cnn, worked by hand (README, "A worked example"):
 #   conv1  1->10 3x3 on 28x28 -> 26x26: 10*26*26*1*9 = 60,840 MACs = 121,680 FLOPs
 #   pool   2x2 avg -> 10x13x13 = 1,690 outputs x 4    =   6,760 FLOPs
 #   conv2  10->5 3x3 on 13x13 -> 11x11: 5*121*10*9 = 54,450 MACs = 108,900 FLOPs

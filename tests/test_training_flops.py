@@ -24,7 +24,7 @@ from modelprof.api import load_graph
 from modelprof.cli.main import main
 from modelprof.render import jsondoc, tabular
 
-# seed-cnn (DESIGN.md), forward FLOPs and the backward pass by hand:
+# seed-cnn (README), forward FLOPs and the backward pass by hand:
 #
 #   layer  forward   weight grad   input grad                      backward   training
 #   conv1  121,680   121,680       0 (input is the graph input)    121,680    243,360

@@ -6,7 +6,7 @@ Three things happen here that no single rule can see:
   Linear weight) are attributed to the layer that finally consumes them, and the transform is
   not a layer of its own.
 * A per-channel bias added by a separate Add right after Conv/ConvTranspose/Gemm/MatMul is
-  folded into that layer (DESIGN.md: its params count, its adds do not unless asked), so a
+  folded into that layer (docs/conventions.md: its params count, its adds do not unless asked), so a
   MatMul+Add from one exporter reads the same as a Gemm with C from another.
 * If branches are costed separately and only the larger one is kept, with a note.
 
@@ -462,7 +462,7 @@ def _keep_larger_branches(
 def _peak_activation_bytes(
     graph: Graph, nodes: Sequence[Node], stored: set[str], sizes: dict[str, int]
 ) -> int:
-    """Largest sum of live activation bytes at any step (DESIGN.md's definition).
+    """Largest sum of live activation bytes at any step (docs/conventions.md's definition).
 
     A tensor is live from the step that produces it (graph inputs from the start) until its
     last consumer has run; graph outputs stay live to the end. Views and reshapes share their

@@ -253,8 +253,8 @@ def test_sdpa_onnx_export_matmuls(tmp_path) -> None:
 
 
 def test_sdpa_onnx_export_has_no_params(tmp_path) -> None:
-    # the module has no parameters (PyTorch route: 0), and DESIGN.md says the routes differ
-    # in params only by BatchNorm folding; the export's one float Constant ([1.], the
+    # the module has no parameters (PyTorch route: 0), and docs/conventions.md says the routes
+    # differ in params only by BatchNorm folding; the export's one float Constant ([1.], the
     # numerator of 1/sqrt(E) in the scale) is a constant, not a weight
     report = modelprof.count(_export_sdpa(tmp_path))
     assert report.total.params == 0

@@ -70,7 +70,7 @@ def test_seed_network_matches_per_layer_flops_under_keras_names() -> None:
     # channels-last in, NCHW inside the convs: the layout copies are views, not layers
     assert report.inputs[0].shape == (1, 28, 28, 1)
     assert report.layer("conv2d").output_shapes == ((1, 10, 26, 26),)
-    assert report.total.peak_activation_bytes == 33_800  # DESIGN.md's figure for seed-cnn
+    assert report.total.peak_activation_bytes == 33_800  # seed-cnn's figure (README)
     assert any("layout, not layers" in note for note in report.notes)
 
 

@@ -327,7 +327,7 @@ def test_scalar_and_one_element_literals_together() -> None:
 
 
 def test_onnx_inference_never_sees_a_large_weight_payload(monkeypatch: pytest.MonkeyPatch) -> None:
-    """onnx's inference serialises the whole model (RUNTIME-NOTES.md): a 20 MiB weight is
+    """onnx's inference serialises the whole model (every weight byte copied): a 20 MiB weight is
     cleared from the frontend's copy first, while the caller's model keeps it."""
     w = numpy_helper.from_array(np.ones((2048, 2560), np.float32), "w")
     model = _model(

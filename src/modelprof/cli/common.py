@@ -108,8 +108,8 @@ def model_argument(model: str, trust_pickle: bool) -> Any:
 
 
 def progress(message: str, *, quiet: bool = False) -> Any:
-    """A spinner on stderr while something long runs, only on a terminal (DESIGN.md: progress
-    bars only on a terminal), never in pipes, files or CI logs."""
+    """A spinner on stderr while something long runs, only on a terminal, never in pipes,
+    files or CI logs (where it would be noise in what the user keeps)."""
     import contextlib
     import sys
 

@@ -1,5 +1,5 @@
-"""The options several subcommands share, each declared here once (DESIGN.md, command-line
-conventions), so it reads the same, with the same default and help, wherever it appears; and
+"""The options several subcommands share, each declared here once (the conventions are in the
+README and docs/), so it reads the same, with the same default and help, wherever it appears; and
 the check that refuses options given where they would do nothing.
 
 Only click is imported: ``cli/main.py`` imports a subcommand's module (and this one) when it

@@ -12,7 +12,7 @@ the model runs. What differs is naming and layout:
   (``contiguous``) activations around every conv and pool. Those copies are layout, not layers:
   they are recorded as views of their source, at no cost.
 * A bias that Keras adds after the NHWC permute-back is the conv's (or matmul's) bias, folded
-  into that layer as DESIGN.md defines; BatchNormalization, which Keras computes in five
+  into that layer as docs/conventions.md defines; BatchNormalization, which Keras computes in five
   elementwise ops, is one ``BatchNormalization`` layer.
 * Parameters follow ``model.count_params()`` split the way PyTorch splits them: trainable
   weights (and those of frozen layers) are params, weights Keras creates non-trainable

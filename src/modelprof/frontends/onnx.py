@@ -2,9 +2,10 @@
 
 Reading never touches weight payloads beyond what ``onnx.load`` parses: external data is not
 loaded at all, and shape inference runs on a copy of the graph whose large initializers are
-declared as typed inputs instead (RUNTIME-NOTES.md: inferring shapes on a model with embedded
-weights copies every byte of them). Small integer initializers and float value inputs stay,
-because shape inference needs their values (Reshape targets, Slice bounds, Resize scales).
+declared as typed inputs instead (onnx's shape inference serialises the whole model, so on a
+model with embedded weights it copies every byte of them). Small integer initializers and float
+value inputs stay, because shape inference needs their values (Reshape targets, Slice bounds,
+Resize scales).
 """
 
 from __future__ import annotations
@@ -490,7 +491,7 @@ class _GraphBuilder:
 
     def _strip_payloads(self) -> None:
         """Clear, in place, the weight payloads of a large model before onnx's inference,
-        which serialises the whole model (RUNTIME-NOTES.md) and needs none of them."""
+        which serialises the whole model (every weight byte copied) and needs none of them."""
         if self.payload_bytes > STRIP_ABOVE_BYTES:
             for init in self.payloads:
                 _clear_payload(init)

@@ -140,7 +140,7 @@ class ProfileReport:
 
     @property
     def time_coverage(self) -> float:
-        """Sum of per-layer median times / end-to-end median (DESIGN.md)."""
+        """Sum of per-layer median times / end-to-end median (docs/profile.md)."""
         return self.layer_time_us / self.latency_us.median
 
     def by_op_type(self) -> list[tuple[str, float, int]]:

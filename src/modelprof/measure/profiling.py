@@ -52,7 +52,7 @@ def profile_interleaved(
     input_shapes: InputShapes = None,
 ) -> tuple[ProfileReport, ProfileReport]:
     """Profile two models alternately (A B A B ...) and keep, for each, the round with the
-    median end-to-end latency, so drift in a shared machine favours neither (DESIGN.md)."""
+    median end-to-end latency, so drift in a shared machine favours neither (docs/profile.md)."""
     pairs = [
         (
             profile(first, input_shapes, runtime=runtime, settings=settings),

@@ -1,7 +1,7 @@
 """Writing a model a command produced (``--save``): ONNX, OpenVINO IR, or a whole PyTorch module.
 
 Every write is atomic (a temporary file in the target folder, then a rename) and never replaces
-an existing file unless asked (DESIGN.md), so an interrupted run leaves nothing half-written and
+an existing file unless asked (``--force``), so an interrupted run leaves nothing half-written and
 the user's files are never lost.
 """
 

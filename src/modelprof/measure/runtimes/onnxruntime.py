@@ -1,7 +1,7 @@
 """ONNX Runtime: end-to-end latency with I/O bound once, then its profiler's per-node times.
 
 The profiler writes a Chrome-trace JSON list; node events (``cat == "Node"``) are grouped into
-runs by the ``model_run`` session events, warm-up runs dropped (RUNTIME-NOTES.md). At the
+runs by the ``model_run`` session events, warm-up runs dropped. At the
 default optimisation level, NCHWc layers are named ``<output tensor>_nchwc``: they are mapped
 back through the tensor's producer, and inserted ``ReorderInput/Output`` layers are kept as
 overhead.
