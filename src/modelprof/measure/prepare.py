@@ -14,8 +14,8 @@ from typing import Any
 from ..analysis import analyze
 from ..api import InputShapes, ModelRef, build_module, load_graph
 from ..costreport import CostReport
-from ..errors import ModelLoadError, ShapeError
-from ..graph import Graph
+from ..errors import ModelLoadError, ShapeError, first_line
+from ..graph import Graph, TensorInfo
 
 _NP_DTYPES = {
     "float32": "float32",
@@ -83,35 +83,81 @@ def make_inputs(
             else:
                 arrays[info.name] = np.zeros(info.shape, dtype=dtype)
         return arrays
-    path = Path(input_file)
+    return read_inputs(Path(input_file), graph)
+
+
+def read_inputs(path: Path, graph: Graph) -> dict[str, Any]:
+    """The user's ``.npy`` (a model with one input) or ``.npz`` arrays for ``graph``'s inputs.
+
+    Each array's header (shape, dtype) is checked against the input it feeds before any of its
+    data is read, and only the ``.npz`` members the model's inputs name are read: a file can
+    declare any size, and a member nobody asked for is never loaded. Pickled (object) arrays
+    are refused, since loading them runs code from the file.
+    """
+    import zipfile
+
+    infos = graph.input_infos()
     if not path.is_file():
         raise ModelLoadError(f"no such input file: {path}")
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        detail = str(exc) or "the file is empty"
-        raise ModelLoadError(f"{path} is not a .npy or .npz file: {detail}") from None
-    if isinstance(loaded, np.ndarray):
+        with path.open("rb") as handle:
+            magic = handle.read(6)
+        if magic.startswith(b"PK"):
+            with zipfile.ZipFile(path) as archive:
+                members = {
+                    name.removesuffix(".npy"): name
+                    for name in archive.namelist()
+                    if name.endswith(".npy")
+                }
+                arrays = {}
+                for info in infos:
+                    if info.name not in members:
+                        has = ", ".join(members) or "no arrays"
+                        raise ShapeError(f"{path} has no array named '{info.name}' (has: {has})")
+                    with archive.open(members[info.name]) as member:
+                        arrays[info.name] = _read_npy(member, path, info.name, info)
+                return arrays
+        if magic != b"\x93NUMPY":
+            raise ModelLoadError(f"{path} is not a .npy or .npz file")
         if len(infos) != 1:
             raise ShapeError(
                 f"{path} holds one array but the model has {len(infos)} inputs: use .npz"
             )
-        given = {infos[0].name: loaded}
+        with path.open("rb") as handle:
+            return {infos[0].name: _read_npy(handle, path, infos[0].name, infos[0])}
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
+        detail = first_line(exc) or "the file is truncated"
+        raise ModelLoadError(f"{path} is not a readable .npy or .npz file: {detail}") from None
+
+
+def _read_npy(handle: Any, path: Path, name: str, info: TensorInfo) -> Any:
+    """One array from an open ``.npy`` stream, once its header matches ``info``."""
+    import numpy as np
+    from numpy.lib import format as npy
+
+    version = npy.read_magic(handle)
+    if version == (1, 0):
+        shape, fortran, dtype = npy.read_array_header_1_0(handle)
+    elif version in ((2, 0), (3, 0)):
+        shape, fortran, dtype = npy.read_array_header_2_0(handle)
     else:
-        given = {k: loaded[k] for k in loaded.files}
-    arrays = {}
-    for info in infos:
-        if info.name not in given:
-            raise ShapeError(f"{path} has no array named '{info.name}' (has: {', '.join(given)})")
-        arr = given[info.name]
-        if tuple(arr.shape) != tuple(info.shape):
-            raise ShapeError(
-                f"{path}: '{info.name}' has shape {tuple(arr.shape)} but the model expects "
-                f"{tuple(info.shape)}"
-            )
-        if str(arr.dtype) != _NP_DTYPES.get(info.dtype, info.dtype):
-            raise ShapeError(
-                f"{path}: '{info.name}' has dtype {arr.dtype} but the model expects {info.dtype}"
-            )
-        arrays[info.name] = np.ascontiguousarray(arr)
-    return arrays
+        raise ModelLoadError(f"{path}: '{name}' has an unknown .npy format version {version}")
+    if dtype.hasobject:
+        raise ModelLoadError(
+            f"{path}: '{name}' holds Python objects (a pickle), which modelprof does not load"
+        )
+    if tuple(shape) != tuple(info.shape):
+        raise ShapeError(
+            f"{path}: '{name}' has shape {tuple(shape)} but the model expects {tuple(info.shape)}"
+        )
+    if str(dtype) != _NP_DTYPES.get(info.dtype, info.dtype):
+        raise ShapeError(f"{path}: '{name}' has dtype {dtype} but the model expects {info.dtype}")
+    array = np.empty(shape, dtype=dtype, order="F" if fortran else "C")
+    buffer = memoryview(array.reshape(-1, order="A")).cast("B")
+    filled = 0
+    while filled < len(buffer):
+        got = handle.readinto(buffer[filled:])
+        if not got:
+            raise ModelLoadError(f"{path}: '{name}' is truncated")
+        filled += got
+    return np.ascontiguousarray(array)
