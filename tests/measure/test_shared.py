@@ -103,3 +103,38 @@ def test_every_onnxruntime_entry_point_refuses_an_openvino_ir(
     with pytest.raises(ModelprofError, match=r"relu\.xml is an OpenVINO IR: ONNX Runtime reads"):
         _call(entry, "onnxruntime", xml, QUICK)
     _call(entry, "openvino", xml, QUICK)  # which OpenVINO runs
+
+
+def test_the_profiled_pass_is_capped_by_the_time_budget_and_the_latency_passs_count() -> None:
+    settings = RunSettings(time_budget_s=2.0, min_iterations=20)
+    # 0.5 s a run: 4 fit the budget, but at least 20 are timed...
+    assert settings.iteration_plan(0.5) == 20
+    # ...and never more than the latency pass timed
+    assert settings.iteration_plan(0.5, at_most=7) == 7
+    # 1 ms a run: 2,000 fit; a latency pass of 300 runs caps it at 300
+    assert settings.iteration_plan(0.001, at_most=300) == 300
+    assert replace(settings, iterations=50).iteration_plan(0.5, at_most=7) == 50  # as asked
+
+
+def test_onnx_runtime_trace_events_are_matched_to_their_runs() -> None:
+    from modelprof.measure.runtimes.onnxruntime import layers_from_trace
+
+    def run(ts: int) -> dict[str, object]:
+        return {"cat": "Session", "name": "model_run", "ts": ts, "dur": 100}
+
+    def kernel(node: str, ts: int, dur: float) -> dict[str, object]:
+        args = {"op_name": "Conv", "provider": "CPUExecutionProvider"}
+        return {"cat": "Node", "name": f"{node}_kernel_time", "ts": ts, "dur": dur, "args": args}
+
+    events = [
+        run(0), kernel("conv", 10, 99.0),  # a warm-up run: not among the last 2
+        run(200), kernel("conv", 210, 5.0), kernel("conv", 250, 2.0),  # twice in one run
+        kernel("conv", 350, 50.0),  # between runs: belongs to none
+        run(400), kernel("conv", 410, 9.0), kernel("relu", 420, 1.0),
+    ]  # fmt: skip
+    layers = layers_from_trace(list(reversed(events)), runs=2)
+    assert [(layer.runtime_name, layer.times_us) for layer in layers] == [
+        ("conv", (7.0, 9.0)),
+        ("relu", (0.0, 1.0)),
+    ]
+    assert layers[0].exec_type == "Conv (CPU)"

@@ -40,12 +40,14 @@ class RunSettings:
     cache_dir: str | None = None
     streams: int | None = None
 
-    def iteration_plan(self, one_run_s: float) -> int:
-        """How many timed runs: exactly ``iterations`` if given, else what fits the budget."""
+    def iteration_plan(self, one_run_s: float, at_most: int | None = None) -> int:
+        """How many timed runs: exactly ``iterations`` if given, else what fits the budget
+        (at least ``min_iterations``, at most 10,000 and ``at_most``)."""
         if self.iterations is not None:
             return self.iterations
         fits = int(self.time_budget_s / max(one_run_s, 1e-6))
-        return max(self.min_iterations, min(fits, 10_000))
+        planned = max(self.min_iterations, min(fits, 10_000))
+        return planned if at_most is None else min(planned, at_most)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,15 +173,22 @@ def import_runtime(module: str, extra: str) -> Any:
         raise MissingExtraError(module, extra) from None
 
 
-def timed_runs(run: Callable[[], object], settings: RunSettings) -> list[float]:
-    """Warm up, then time ``run`` repeatedly; each sample in microseconds."""
+def timed_runs(
+    run: Callable[[], object], settings: RunSettings, at_most: int | None = None
+) -> list[float]:
+    """Warm up, then time ``run`` repeatedly; each sample in microseconds.
+
+    The profiled pass passes ``at_most`` (the latency pass's count): with the profiler on a run
+    is slower, so the same count could take far longer than the time budget, and every run
+    adds profiler events to collect.
+    """
     for _ in range(settings.warmup):
         run()
     start = time.perf_counter_ns()
     run()
     one = (time.perf_counter_ns() - start) / 1e9
     samples = []
-    for _ in range(settings.iteration_plan(one)):
+    for _ in range(settings.iteration_plan(one, at_most)):
         t0 = time.perf_counter_ns()
         run()
         samples.append((time.perf_counter_ns() - t0) / 1e3)

@@ -9,6 +9,7 @@ overhead.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import tempfile
@@ -156,12 +157,13 @@ class OnnxRuntime(Runtime):
 
         with tempfile.TemporaryDirectory(prefix="modelprof-ort-") as folder:
             session, binding, _ = self._bound_session(onnx_path, inputs, settings, folder)
-            warm = replace(settings, iterations=len(latency))
-            profiled = timed_runs(lambda: session.run_with_iobinding(binding), warm)
+            profiled = timed_runs(
+                lambda: session.run_with_iobinding(binding), settings, at_most=len(latency)
+            )
             trace_path = session.end_profiling()
             with open(trace_path, encoding="utf-8") as handle:
                 events = json.load(handle)
-        layers = _layers_from_trace(events, runs=len(profiled))
+        layers = layers_from_trace(events, runs=len(profiled))
         return Measurement(
             runtime=self.name,
             runtime_version=self.version(),
@@ -280,13 +282,14 @@ class OnnxRuntime(Runtime):
         return run, info
 
 
-def _layers_from_trace(events: list[dict[str, Any]], runs: int) -> list[RuntimeLayer]:
+def layers_from_trace(events: list[dict[str, Any]], runs: int) -> list[RuntimeLayer]:
     """Per node, one time per measured run (the last ``runs`` model runs)."""
     model_runs = sorted(
         (e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"),
         key=lambda e: e["ts"],
     )[-runs:]
-    windows = [(e["ts"], e["ts"] + e["dur"]) for e in model_runs]
+    starts = [e["ts"] for e in model_runs]
+    ends = [e["ts"] + e["dur"] for e in model_runs]
     order: dict[str, int] = {}
     meta: dict[str, dict[str, Any]] = {}
     per_run: dict[str, list[float]] = {}
@@ -295,13 +298,14 @@ def _layers_from_trace(events: list[dict[str, Any]], runs: int) -> list[RuntimeL
         if not name.endswith("_kernel_time"):
             continue
         ts = event["ts"]
-        run = next((i for i, (a, b) in enumerate(windows) if a <= ts <= b), None)
-        if run is None:
+        # the runs do not overlap: the one that may hold ts is the last to start before it
+        run = bisect.bisect_right(starts, ts) - 1
+        if run < 0 or ts > ends[run]:
             continue
         node = name.removesuffix("_kernel_time")
         order.setdefault(node, len(order))
         meta.setdefault(node, event.get("args", {}))
-        times = per_run.setdefault(node, [0.0] * len(windows))
+        times = per_run.setdefault(node, [0.0] * len(starts))
         times[run] += float(event["dur"])
     layers = []
     for node in sorted(order, key=order.__getitem__):

@@ -132,10 +132,11 @@ class OpenVINORuntime(Runtime):
                 key = info.node_name if not k else f"{info.node_name}\x00{k}"
                 per_layer.setdefault(key, []).append(info.real_time.total_seconds() * 1e6)
 
-        warm = replace(settings, iterations=len(latency), warmup=0)
         for _ in range(settings.warmup):
             request.infer()
-        profiled_latency = timed_runs(run_and_collect, warm)
+        profiled_latency = timed_runs(
+            run_and_collect, replace(settings, warmup=0), at_most=len(latency)
+        )
         layers = self._runtime_layers(profiled, per_layer, len(profiled_latency))
         return Measurement(
             runtime=self.name,
