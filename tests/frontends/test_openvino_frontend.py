@@ -374,7 +374,7 @@ def test_attention_op_counts_both_products() -> None:
     sdpa = ops.scaled_dot_product_attention(q, k, v, causal=False)
     report = modelprof.count(ov.Model([sdpa], [q, k, v], "attn"))
     assert report.layers[0].op == "Attention"
-    assert report.total.macs == 16_777_216  # DESIGN.md's two attention matmuls
+    assert report.total.macs == 16_777_216  # QK^T and AV: 2 x 8 heads x 128 x 128 x 64
     # 3-D inputs (batch x heads folded): the same products
     q3 = ops.parameter([8, 128, 64], np.float32, name="q")
     k3 = ops.parameter([8, 128, 64], np.float32, name="k")
@@ -553,3 +553,57 @@ def test_missing_openvino_names_the_extra(small_ir: Path, monkeypatch: pytest.Mo
     monkeypatch.setitem(sys.modules, "openvino", None)
     with pytest.raises(MissingExtraError, match=r"pip install 'modelprof\[openvino\]'"):
         modelprof.count(small_ir)
+
+
+# -- the translation registry ----------------------------------------------------------------
+
+#: Every OpenVINO op kind the frontend translated with an ``_op_<kind>`` method of its builder
+#: before the translations moved into a registry: each must still have its translation.
+TRANSLATED_KINDS = {
+    "Convolution",
+    "GroupConvolution",
+    "ConvolutionBackpropData",
+    "GroupConvolutionBackpropData",
+    "MatMul",
+    "Multiply",
+    "ScaledDotProductAttention",
+    "AvgPool",
+    "MaxPool",
+    "AdaptiveAvgPool",
+    "AdaptiveMaxPool",
+    "ReduceMean",
+    "ReduceMax",
+    "Clamp",
+    "PRelu",
+    "Gelu",
+    "SoftMax",
+    "Softmax",
+    "LogSoftmax",
+    "MVN",
+    "NormalizeL2",
+    "BatchNormInference",
+    "GroupNormalization",
+    "Interpolate",
+    "Concat",
+}
+
+
+def test_every_translated_op_kind_is_registered_once() -> None:
+    from modelprof.frontends.openvino.builder import Builder
+    from modelprof.frontends.openvino.common import Key
+    from modelprof.frontends.openvino.registry import REGISTRY, Registry
+
+    assert sorted(TRANSLATED_KINDS - set(REGISTRY.kinds())) == []
+
+    def translate(
+        builder: Builder, op: Any, ins: list[str], keys: list[Key], outs: list[str]
+    ) -> None:
+        pass
+
+    with pytest.raises(ValueError, match="translation for 'Convolution' is already registered"):
+        REGISTRY.register("Convolution", translate)
+    registry = Registry()
+    registry.translation("Foo", "Bar")(translate)
+    assert registry.lookup("Bar") is translate and "Foo" in registry
+    with pytest.raises(ValueError, match="translation for 'Bar' is already registered"):
+        registry.translation("Bar")(translate)

@@ -268,14 +268,14 @@ def _scope(node: Any) -> str:
             except (ValueError, SyntaxError):
                 continue
             if isinstance(scopes, list):
-                return _join_scope([str(s) for s in scopes[:-1]])
+                return join_scope([str(s) for s in scopes[:-1]])
     name = node.name
     if not name.startswith("/"):
         return ""
-    return _join_scope(name.split("/")[1:-1])
+    return join_scope(name.split("/")[1:-1])
 
 
-def _join_scope(parts: list[str]) -> str:
+def join_scope(parts: list[str]) -> str:
     """Join exporter scope components into a module path.
 
     TorchScript writes each level either as an attribute name or as its parent's last
