@@ -33,14 +33,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 from modelprof.cli.main import main
 from modelprof.errors import ModelprofError, ShapeError
-from modelprof.sweep import sweep, sweep_document
-from modelprof.symbolic import (
-    fit_polynomial,
-    parse_symbolic,
-    polynomial_text,
-    symbolic,
-    symbolic_document,
-)
+from modelprof.render.jsondoc import sweep_document, symbolic_document
+from modelprof.sweep import sweep
+from modelprof.symbolic import fit_polynomial, parse_symbolic, polynomial_text, symbolic
 
 F = Fraction
 

@@ -4,10 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from ._version import __version__
 from .graph import Shape, TensorInfo, Uncounted
 
 SCHEMA_VERSION = 1
+
+
+def envelope(kind: str, mode: str | None = None) -> dict[str, Any]:
+    """The keys every JSON document modelprof writes starts with, in this order:
+    ``schema_version``, ``kind``, ``mode`` (only when given: ``"sweep"``, ``"throughput"``...)
+    and ``modelprof_version`` (docs/schema.md). The one place they are written; the device
+    ceilings document (measure/, also the cache file) uses it too, so it lives at the root
+    and :mod:`modelprof.render.jsondoc` re-exports it."""
+    doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "kind": kind}
+    if mode is not None:
+        doc["mode"] = mode
+    doc["modelprof_version"] = __version__
+    return doc
 
 
 @dataclass(frozen=True)

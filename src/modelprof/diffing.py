@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .costreport import SCHEMA_VERSION
 from .errors import ModelprofError
 
-SCHEMA_VERSION = 1
 #: the per-layer figures compared, in output order
 LAYER_METRICS = ("params", "macs", "flops")
 #: the totals compared when both documents have them
@@ -229,54 +229,3 @@ def _notes(a: Side, b: Side) -> list[str]:
                 f"{100 * side.node_coverage:.1f}%: its totals are a lower bound"
             )
     return notes
-
-
-def diff_document(diff: ReportDiff, modelprof_version: str) -> dict[str, Any]:
-    """The ``kind: "diff"`` JSON document."""
-
-    def side(s: Side) -> dict[str, Any]:
-        return {
-            "ref": s.ref,
-            "model": s.model,
-            "source": s.source,
-            "count_bias": s.count_bias,
-            "node_coverage": s.node_coverage,
-            "unsupported": dict(s.unsupported),
-        }
-
-    def figures(f: Mapping[str, int] | None) -> dict[str, int] | None:
-        return dict(f) if f is not None else None
-
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "diff",
-        "modelprof_version": modelprof_version,
-        "a": side(diff.a),
-        "b": side(diff.b),
-        "totals": {
-            t.metric: {
-                "a": t.a,
-                "b": t.b,
-                "delta": t.delta,
-                "ratio": None if t.ratio is None else round(t.ratio, 6),
-            }
-            for t in diff.totals
-        },
-        "layers": [
-            {
-                "name": layer.name,
-                "status": layer.status,
-                "op_a": layer.op_a,
-                "op_b": layer.op_b,
-                "a": figures(layer.a),
-                "b": figures(layer.b),
-                "delta": {metric: layer.delta(metric) for metric in LAYER_METRICS},
-            }
-            for layer in diff.layers
-        ],
-        "added": [layer.name for layer in diff.by_status("added")],
-        "removed": [layer.name for layer in diff.by_status("removed")],
-        "changed": [layer.name for layer in diff.by_status("changed")],
-        "unchanged": len(diff.by_status("same")),
-        "notes": list(diff.notes),
-    }

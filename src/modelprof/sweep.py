@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._version import __version__
 from .analysis import analyze
 from .api import InputShapes, ModelRef, load_graph
-from .costreport import SCHEMA_VERSION, Convention, CostReport, Totals
+from .costreport import Convention, CostReport, Totals
 from .errors import ModelprofError, ShapeError
 from .graph import Graph
 from .shapes import InputSpec, parse_int_list, parse_shape_list, resolve_inputs
@@ -350,34 +349,3 @@ def sweep(
         points=tuple(points),
         notes=report.notes,
     )
-
-
-def sweep_document(report: SweepReport) -> dict[str, Any]:
-    """``kind: "count"``, ``mode: "sweep"`` (docs/schema.md)."""
-    ints = report.has_int_macs
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "count",
-        "mode": "sweep",
-        "modelprof_version": __version__,
-        "model": report.model,
-        "source": report.source,
-        "convention": report.convention.to_dict(),
-        "sweep_name": report.name,
-        "sweep_dims": report.positions,
-        "sweep": [
-            {
-                "value": list(p.value) if isinstance(p.value, tuple) else p.value,
-                "inputs": [
-                    {"name": n, "shape": list(shape), "dtype": dtype}
-                    for n, shape, dtype in p.inputs
-                ],
-                **totals_dict(p.total, report.training, ints),
-                "buffers": p.total.buffers,
-                "activation_bytes": p.total.activation_bytes,
-                "node_coverage": round(p.node_coverage, 6),
-            }
-            for p in report.points
-        ],
-        "notes": list(report.notes),
-    }

@@ -15,11 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import lcm
-from typing import Any
 
-from ._version import __version__
 from .api import InputShapes, ModelRef
-from .costreport import SCHEMA_VERSION, Convention, CostReport, Totals
+from .costreport import Convention, CostReport, Totals
 from .errors import ModelprofError
 from .graph import Graph, Node
 from .sweep import QUANTITIES, ShapedModel, dim_overrides, resolve_dim, totals_dict
@@ -354,45 +352,3 @@ def _merge(pieces: list[Piece]) -> tuple[Piece, ...]:
     if len({p.coefficients for p in pieces}) == 1:
         return (Piece(1, 0, pieces[0].coefficients),)
     return tuple(sorted(pieces, key=lambda p: p.residue))
-
-
-def _coefficient_json(c: Fraction) -> int | str:
-    return c.numerator if c.denominator == 1 else f"{c.numerator}/{c.denominator}"
-
-
-def symbolic_document(report: SymbolicReport) -> dict[str, Any]:
-    """``kind: "count"``, ``mode: "symbolic"`` (docs/schema.md)."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "count",
-        "mode": "symbolic",
-        "modelprof_version": __version__,
-        "model": report.model,
-        "source": report.source,
-        "convention": report.convention.to_dict(),
-        "symbolic": {
-            "dim": report.dim,
-            "variable": report.variable,
-            "dims": report.positions,
-            "base": report.base,
-            "max_degree": MAX_DEGREE,
-        },
-        "formulas": {
-            f.quantity: {
-                "kind": f.kind,
-                "formula": f.text(report.variable),
-                "pieces": [
-                    {
-                        "modulus": p.modulus,
-                        "residue": p.residue,
-                        "coefficients": [_coefficient_json(c) for c in p.coefficients],
-                    }
-                    for p in f.pieces
-                ],
-                "reason": f.reason,
-            }
-            for f in report.formulas
-        },
-        "points": [{"value": v, **totals} for v, totals in report.points],
-        "notes": list(report.notes),
-    }

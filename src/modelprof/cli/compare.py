@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
 from ..shapes import parse_input_shape
 from . import options
 from .common import check_outputs, emit
-
-if TYPE_CHECKING:
-    from rich.console import RenderableType
-
-    from ..measure.comparison import CompareReport
 
 #: what only acts with --profile
 MEASURE_ONLY = ("runtime", "device", "precision", "threads", "rounds", "iterations", "warmup")
@@ -72,9 +65,10 @@ def compare_command(
     timed in turn, round after round, so a change in the machine's load favours none of them:
     median, IQR and min latency, and the ratio of medians to the first model.
     """
-    from ..measure.comparison import compare, compare_document
+    from ..measure.comparison import compare
     from ..measure.runtimes import RunSettings
     from ..render import jsondoc
+    from ..render.compare_view import compare_document, render_compare
 
     if len(models) < 2:
         raise click.UsageError("compare needs at least two models")
@@ -94,63 +88,3 @@ def compare_command(
     )
     document = jsondoc.dumps(compare_document(report)) if fmt == "json" else render_compare(report)
     emit(document, output=output, force=force, quiet=quiet)
-
-
-def render_compare(report: CompareReport) -> RenderableType:
-    """One row per model; ratios to the first model; latency columns when profiled."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    from ..render.units import human
-
-    def us(value: float) -> str:
-        return f"{value / 1000:.2f} ms" if value >= 1000 else f"{value:.1f} us"
-
-    def times(value: float | None) -> str:
-        return "-" if value is None else f"{value:.2f}x"
-
-    table = Table(header_style="bold")
-    table.add_column("model", overflow="fold", max_width=40)
-    for title in ("params", "MACs", "FLOPs", "FLOPs vs first", "peak act. mem"):
-        table.add_column(title, justify="right", no_wrap=True)
-    if report.profiled:
-        for title in ("latency median", "IQR", "min", "latency vs first", "samples"):
-            table.add_column(title, justify="right", no_wrap=True)
-    for index, model in enumerate(report.models):
-        total = model.count.total
-        cells = [
-            model.label,
-            human(total.params),
-            human(total.macs),
-            human(total.flops),
-            times(report.flops_ratio(index)),
-            human(total.peak_activation_bytes, "B"),
-        ]
-        if report.profiled and model.latency_us is not None:
-            lat = model.latency_us
-            cells += [
-                us(lat.median),
-                us(lat.iqr),
-                us(lat.min),
-                times(report.latency_ratio(index)),
-                str(lat.samples),
-            ]
-        table.add_row(*cells)
-    parts: list[RenderableType] = []
-    if report.profiled:
-        header = Text()
-        header.append("latency ", style="dim")
-        header.append(
-            f"{report.runtime} {report.runtime_version} on {report.device}, precision "
-            f"{report.precision}, {report.threads} threads: {report.rounds} rounds x "
-            f"{report.iterations} runs per model, interleaved, one process per model"
-        )
-        parts.append(header)
-    parts.append(table)
-    footer = Text()
-    footer.append("ratios are to the first model", style="dim")
-    for note in report.notes:
-        footer.append(f"\nnote: {note}", style="cyan")
-    parts.append(footer)
-    return Group(*parts)

@@ -186,15 +186,15 @@ def _sizes(
     """``--sweep`` and ``--symbolic``: totals at several input sizes, or as formulas."""
     from ..render import jsondoc, tabular, terminal
     from ..shapes import parse_sweep
-    from ..sweep import sweep, sweep_document
-    from ..symbolic import parse_symbolic, symbolic, symbolic_document
+    from ..sweep import sweep
+    from ..symbolic import parse_symbolic, symbolic
 
     renderers: dict[str, Callable[[Any], RenderableType]]
     if sweep_text:
         name, values = parse_sweep(sweep_text)
         result: Any = sweep(model, name, values, specs, count_bias=count_bias, training=training)
         renderers = {
-            "json": lambda swept: jsondoc.dumps(sweep_document(swept)),
+            "json": lambda swept: jsondoc.dumps(jsondoc.sweep_document(swept)),
             "csv": tabular.sweep_csv,
             "md": tabular.sweep_markdown,
             "table": terminal.render_sweep,
@@ -211,7 +211,7 @@ def _sizes(
         dim, var = parse_symbolic(symbolic_text)
         result = symbolic(model, dim, specs, variable=var, count_bias=count_bias, training=training)
         renderers = {
-            "json": lambda formulas: jsondoc.dumps(symbolic_document(formulas)),
+            "json": lambda formulas: jsondoc.dumps(jsondoc.symbolic_document(formulas)),
             "csv": tabular.symbolic_csv,
             "md": tabular.symbolic_markdown,
             "table": terminal.render_symbolic,

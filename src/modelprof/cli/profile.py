@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from ..measure.runtimes import RunSettings
-    from ..measure.throughput_mode import ThroughputReport
     from ..shapes import InputSpec
 
 
@@ -236,7 +235,8 @@ def _throughput_command(
     sweep_text: str | None,
     quiet: bool,
 ) -> None:
-    from ..measure.throughput_mode import parse_batch_sweep, throughput, throughput_document
+    from ..measure.throughput_mode import parse_batch_sweep, throughput
+    from ..render import throughput_view
     from ..shapes import parse_int_list
 
     if requests is not None and requests < 1:
@@ -258,84 +258,7 @@ def _throughput_command(
     if fmt == "json":
         from ..render import jsondoc
 
-        emit(jsondoc.dumps(throughput_document(report)), output=output, force=force, quiet=quiet)
+        document = jsondoc.dumps(throughput_view.throughput_document(report))
+        emit(document, output=output, force=force, quiet=quiet)
     else:
-        emit(render_throughput(report), output=output, force=force, quiet=quiet)
-
-
-def render_throughput(report: ThroughputReport) -> RenderableType:
-    """The throughput header, one row per (batch, streams) point, and for a sweep the
-    batch x streams FPS grid (DL Workbench's group-inference view)."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    from ..render.units import human
-
-    def us(value: float) -> str:
-        return f"{value / 1000:.2f} ms" if value >= 1000 else f"{value:.1f} us"
-
-    budget = (
-        f"{report.iterations} inferences per point"
-        if report.iterations is not None
-        else f"{report.time_budget_s:g} s per point"
-    )
-    header = Text()
-    header.append(report.model, style="bold")
-    header.append(
-        f"  throughput mode, {report.runtime} {report.runtime_version} on {report.device}, "
-        f"precision {report.precision}, {report.threads} threads, {budget}",
-        style="dim",
-    )
-    best = report.best
-    table = Table(header_style="bold", caption="FPS = batch x inferences / elapsed")
-    for title, justify in (
-        ("batch", "right"),
-        ("streams", "right"),
-        ("requests", "right"),
-        ("throughput", "right"),
-        ("latency median", "right"),
-        ("latency p90", "right"),
-        ("inferences", "right"),
-        ("elapsed", "right"),
-        ("GFLOP/s", "right"),
-        ("input shapes", "left"),
-    ):
-        table.add_column(title, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    for point in report.points:
-        shapes = ", ".join("x".join(map(str, shape)) for shape in point.input_shapes.values())
-        table.add_row(
-            str(point.batch),
-            (str(point.streams) if point.streams else "?")
-            + ("" if point.requested_streams else " (auto)"),
-            str(point.requests),
-            f"{point.fps:,.1f} FPS",
-            us(point.latency_us.median),
-            us(point.latency_us.p90),
-            human(point.completed),
-            f"{point.elapsed_s:.2f} s",
-            f"{point.gflops_per_s:.2f}",
-            shapes,
-            style="bold green" if point is best and len(report.points) > 1 else None,
-        )
-    parts: list[RenderableType] = [header, table]
-    if len(report.batches) > 1 and len(report.streams) > 1:
-        grid = Table(title="FPS by batch and streams", header_style="bold")
-        grid.add_column("batch \\ streams", justify="right")
-        for streams in report.streams:
-            grid.add_column(str(streams), justify="right")
-        for batch in report.batches:
-            cells = []
-            for streams in report.streams:
-                cell = report.point(batch, streams)
-                cells.append(f"{cell.fps:,.1f}" if cell else "-")
-            grid.add_row(str(batch), *cells)
-        parts.append(grid)
-    footer = Text()
-    footer.append(
-        f"best: batch {best.batch}, {best.streams} streams, {best.fps:,.1f} FPS", style="bold"
-    )
-    for note in report.notes:
-        footer.append(f"\nnote: {note}", style="cyan")
-    parts.append(footer)
-    return Group(*parts)
+        emit(throughput_view.render_throughput(report), output=output, force=force, quiet=quiet)

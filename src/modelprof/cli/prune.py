@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
 
 from ..rewrite.transforms.prune import IMPORTANCES
 from ..shapes import parse_input_shape
@@ -120,6 +115,7 @@ def prune_command(
     """
     from ..measure.runtimes import RunSettings
     from ..render import jsondoc
+    from ..render.prune_view import prune_document, render_prune
     from ..rewrite.checks import check_request
     from ..rewrite.pruning import prune
     from ..rewrite.transforms.prune import StructuredPlan
@@ -179,137 +175,5 @@ def prune_command(
             echo_err(line)
     if result.saved and not quiet:
         echo_err(f"wrote {result.saved}")
-    document = jsondoc.dumps(prune_document(result)) if fmt == "json" else prune_view(result)
+    document = jsondoc.dumps(prune_document(result)) if fmt == "json" else render_prune(result)
     emit(document, output=output, force=force, quiet=quiet)
-
-
-def _side_doc(side: Any) -> dict[str, Any]:
-    from ..render import jsondoc
-
-    doc = jsondoc.count_document(side.count)
-    doc["file_bytes"] = side.file_bytes
-    doc["nonzero_params"] = side.nonzero_params
-    if side.profile is not None:
-        doc["latency_us"] = {
-            "median": side.profile.latency_us.median,
-            "iqr": side.profile.latency_us.iqr,
-        }
-        doc["profile"] = jsondoc.profile_document(side.profile)
-    if side.accuracy is not None:
-        doc["accuracy"] = side.accuracy
-    return doc
-
-
-def prune_document(result: Any) -> dict[str, Any]:
-    from .._version import __version__
-    from ..costreport import SCHEMA_VERSION
-
-    doc: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "prune",
-        "modelprof_version": __version__,
-        "method": result.method,
-        "amount": result.amount,
-        "target_macs": result.target_macs,
-        "before": _side_doc(result.before),
-        "after": _side_doc(result.after),
-        "saved": result.saved,
-        "notes": list(result.notes),
-    }
-    if result.sparsity:
-        doc["sparsity"] = {
-            "total": result.total_sparsity,
-            "layers": [
-                {"name": s.name, "numel": s.numel, "zeros": s.zeros, "sparsity": s.fraction}
-                for s in result.sparsity
-            ],
-        }
-        doc["effective_macs"] = result.effective_macs
-    if result.heads:
-        doc["heads"] = {k: {"before": a, "after": b} for k, (a, b) in result.heads.items()}
-    if result.accuracy_pruned is not None:
-        doc["accuracy_pruned"] = result.accuracy_pruned
-    return doc
-
-
-def prune_view(result: Any) -> RenderableType:
-    from ..render.units import human, percent
-
-    before, after = result.before, result.after
-    title = Text()
-    what = f"{result.method} pruning"
-    if result.amount is not None:
-        what += f", amount {result.amount:.3g}"
-    if result.target_macs is not None:
-        what += f" (searched for MACs <= {result.target_macs:.0%} of the original)"
-    title.append(f"{before.count.model}", style="bold")
-    title.append(f"  {what}\n", style="dim")
-    table = Table(header_style="bold")
-    for col in ("", "before", "after", "after / before"):
-        table.add_column(col, justify="left" if not col else "right")
-
-    def row(label: str, a: float | None, b: float | None, fmt: Any = human) -> None:
-        if a is None or b is None:
-            return
-        ratio = f"{b / a:.3f}" if a else "-"
-        table.add_row(label, fmt(a), fmt(b), ratio)
-
-    row("params", before.count.total.params, after.count.total.params)
-    row("nonzero params", before.nonzero_params, after.nonzero_params)
-    row("MACs", before.count.total.macs, after.count.total.macs)
-    row("FLOPs", before.count.total.flops, after.count.total.flops)
-    row("weight bytes", before.count.total.weight_bytes, after.count.total.weight_bytes)
-    row("file bytes (ONNX)", before.file_bytes, after.file_bytes)
-    if result.effective_macs is not None:
-        row("MACs if zeros were skipped", before.count.total.macs, result.effective_macs)
-    if before.profile is not None and after.profile is not None:
-        row(
-            "latency median (us)",
-            before.profile.latency_us.median,
-            after.profile.latency_us.median,
-            lambda v: f"{v:,.1f}",
-        )
-        row(
-            "latency IQR (us)",
-            before.profile.latency_us.iqr,
-            after.profile.latency_us.iqr,
-            lambda v: f"{v:,.1f}",
-        )
-    if before.accuracy is not None and after.accuracy is not None:
-        table.add_row(
-            "accuracy",
-            percent(before.accuracy),
-            percent(after.accuracy),
-            f"{100 * (after.accuracy - before.accuracy):+.1f} pt",
-        )
-    parts: list[RenderableType] = [title, table]
-    footer = Text()
-    if result.accuracy_pruned is not None:
-        footer.append(
-            f"accuracy right after pruning, before fine-tuning: {percent(result.accuracy_pruned)}\n"
-        )
-    if before.profile is not None and after.profile is not None:
-        speed = before.profile.latency_us.median / after.profile.latency_us.median
-        macs = before.count.total.macs / max(after.count.total.macs, 1)
-        footer.append(
-            f"measured on {after.profile.runtime} ({after.profile.precision}, "
-            f"{after.profile.threads} threads, interleaved): speed-up {speed:.2f}x "
-            f"for a MAC ratio of {macs:.2f}x\n"
-        )
-    if result.total_sparsity is not None:
-        footer.append(
-            f"sparsity: {percent(result.total_sparsity)} of the prunable weights are zero\n"
-        )
-    for name, (a, b) in result.heads.items():
-        footer.append(f"{name}: {a} -> {b} attention heads\n")
-    for note in result.notes:
-        footer.append(f"note: {note}\n", style="cyan")
-    parts.append(footer)
-    if result.sparsity:
-        sp = Table(title="sparsity per layer", header_style="bold")
-        for col in ("layer", "weights", "zeros", "sparsity"):
-            sp.add_column(col, justify="left" if col == "layer" else "right")
-        for s in result.sparsity:
-            sp.add_row(s.name, human(s.numel), human(s.zeros), percent(s.fraction))
-        parts.append(sp)
-    return Group(*parts)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import click
-from rich.console import Group, RenderableType
-from rich.text import Text
+from rich.console import RenderableType
 
 from ..shapes import parse_input_shape
 from . import options
@@ -151,9 +150,7 @@ def pooling_command(
             return  # an empty table would say no more than that line
     document: RenderableType
     if fmt == "json":
-        document = jsondoc.dumps({**pooling_document(graph.name, layers), "notes": notes})
+        document = jsondoc.dumps(pooling_document(graph.name, layers, notes))
     else:
-        document = Group(
-            pooling_table(graph.name, layers), *(Text(f"note: {n}", style="cyan") for n in notes)
-        )
+        document = pooling_table(graph.name, layers, notes)
     emit(document, output=output, force=force, quiet=quiet)

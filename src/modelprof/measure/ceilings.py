@@ -28,13 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..costreport import envelope
 from ..errors import ModelprofError
 from .profilereport import Ceilings
 from .runtimes import get_runtime
 from .runtimes.base import RunSettings
-
-#: The version of the cache file's layout (and of ``modelprof device --format json``).
-SCHEMA_VERSION = 1
 
 
 def cache_dir() -> Path:
@@ -201,9 +199,8 @@ def save(
         )
     path = key.path
     document: dict[str, Any] = dict(details)
+    document.update(envelope("device"))
     document.update(
-        schema_version=SCHEMA_VERSION,
-        kind="device",
         host=platform.node(),
         runtime=key.runtime,
         device=key.device,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..api import InputShapes, ModelRef
-from ..costreport import SCHEMA_VERSION, CostReport
+from ..costreport import CostReport
 from ..errors import ModelprofError
 from .profilereport import LatencyStats
 from .runtimes import get_runtime, runtime_reference
@@ -317,73 +317,3 @@ class _Worker:
             if stream is not None and not stream.closed:
                 stream.close()
         self._stderr.close()
-
-
-# -- the JSON document -------------------------------------------------------------------------
-
-
-def compare_document(report: CompareReport) -> dict[str, Any]:
-    """The ``kind: "compare"`` document (docs/schema.md)."""
-    from .._version import __version__
-
-    def ratio(value: float | None) -> float | None:
-        return None if value is None else round(value, 6)
-
-    models = []
-    for index, model in enumerate(report.models):
-        total = model.count.total
-        models.append(
-            {
-                "model": model.label,
-                "source": model.count.source,
-                "inputs": [
-                    {"name": i.name, "shape": list(i.shape), "dtype": i.dtype}
-                    for i in model.count.inputs
-                ],
-                "params": total.params,
-                "buffers": total.buffers,
-                "macs": total.macs,
-                "flops": total.flops,
-                "weight_bytes": total.weight_bytes,
-                "peak_activation_bytes": total.peak_activation_bytes,
-                "macs_ratio": ratio(report.macs_ratio(index)),
-                "flops_ratio": ratio(report.flops_ratio(index)),
-                "node_coverage": round(model.count.node_coverage, 6),
-                "latency_us": None if model.latency_us is None else model.latency_us.to_dict(),
-                "latency_ratio": ratio(report.latency_ratio(index)),
-                "samples": len(model.samples_us),
-                "samples_us": [round(t, 3) for t in model.samples_us],
-                "pid": model.pid,
-                "compile_ms": None if model.compile_ms is None else round(model.compile_ms, 3),
-            }
-        )
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "compare",
-        "modelprof_version": __version__,
-        "models": models,
-        "profile": None
-        if not report.profiled
-        else {
-            "runtime": report.runtime,
-            "runtime_version": report.runtime_version,
-            "device": report.device,
-            "precision": report.precision,
-            "threads": report.threads,
-            "rounds": report.rounds,
-            "iterations": report.iterations,
-            "warmup": report.warmup,
-            "schedule": [
-                {
-                    "round": b.round,
-                    "model": b.model,
-                    "pid": b.pid,
-                    "start_s": round(b.start_s, 6),
-                    "end_s": round(b.end_s, 6),
-                    "samples": len(b.samples_us),
-                }
-                for b in report.schedule
-            ],
-        },
-        "notes": list(report.notes),
-    }

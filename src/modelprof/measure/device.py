@@ -40,9 +40,10 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from .._version import __version__
+from ..budgets import format_size
+from ..costreport import envelope
 from ..errors import ModelprofError
-from .ceilings import SCHEMA_VERSION, CacheKey
+from .ceilings import CacheKey
 from .profilereport import Ceilings
 from .runtimes import get_runtime
 from .runtimes.base import Measurement, RunSettings
@@ -134,9 +135,7 @@ class DeviceCeilings:
         """The ``kind: "device"`` document (also what the cache file holds)."""
         c = self.ceilings
         return {
-            "schema_version": SCHEMA_VERSION,
-            "kind": "device",
-            "modelprof_version": __version__,
+            **envelope("device"),
             "host": platform.node(),
             "runtime": c.runtime,
             "runtime_version": self.runtime_version,
@@ -262,10 +261,11 @@ def measure_ceilings(
         [f"mm{i}" for i in range(matmul_chain)],
     )
     moved = 2 * elements * 4
+    tensor = format_size(elements * 4, True, binary=True)
     bandwidth = _probe(
         stream,
         "bandwidth",
-        f"elementwise Mul by a scalar over a {_mib(elements * 4)} float32 tensor, "
+        f"elementwise Mul by a scalar over a {tensor} float32 tensor, "
         "bytes = read + write = 2 x tensor bytes",
         moved,
         "B",
@@ -290,7 +290,7 @@ def measure_ceilings(
             )
     if stream_bytes < STREAM_BYTES // 2:
         notes.append(
-            f"a {_mib(elements * 4)} stream may stay in the CPU's cache: the bandwidth is "
+            f"a {tensor} stream may stay in the CPU's cache: the bandwidth is "
             "that of the cache, not of memory"
         )
     ceilings = Ceilings(
@@ -360,11 +360,6 @@ def _probe(
         other_us=per_run(rest),
         end_to_end_us=tuple(measurement.latency_us),
     )
-
-
-def _mib(nbytes: int) -> str:
-    mib = nbytes / (1024 * 1024)
-    return f"{mib:g} MiB" if mib >= 1 else f"{nbytes / 1024:g} KiB"
 
 
 def settings_for(

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from ..api import InputShapes, ModelRef
-from ..costreport import SCHEMA_VERSION
 from ..errors import ModelprofError, ShapeError
 from ..shapes import parse_int_list, parse_sweep
 from .profilereport import LatencyStats
@@ -261,50 +260,3 @@ def _relax_batch(path: Path, out: Path) -> Path:
     large = model.ByteSize() > 1_800_000_000
     onnx.save(model, str(out), save_as_external_data=large)
     return out
-
-
-# -- the JSON document -------------------------------------------------------------------------
-
-
-def point_document(point: ThroughputPoint) -> dict[str, Any]:
-    return {
-        "batch": point.batch,
-        "streams": point.streams,
-        "requested_streams": point.requested_streams,
-        "requests": point.requests,
-        "fps": round(point.fps, 3),
-        "completed": point.completed,
-        "elapsed_s": round(point.elapsed_s, 6),
-        "latency_us": point.latency_us.to_dict(),
-        "samples": point.latency_us.samples,
-        "samples_us": [round(t, 3) for t in point.samples_us],
-        "input_shapes": {name: list(shape) for name, shape in point.input_shapes.items()},
-        "flops": point.flops,
-        "gflops_per_s": round(point.gflops_per_s, 3),
-        "compile_ms": round(point.compile_ms, 3),
-    }
-
-
-def throughput_document(report: ThroughputReport) -> dict[str, Any]:
-    """The ``kind: "profile"``, ``mode: "throughput"`` document (docs/schema.md)."""
-    from .._version import __version__
-
-    best = report.best
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "profile",
-        "mode": "throughput",
-        "modelprof_version": __version__,
-        "model": report.model,
-        "runtime": report.runtime,
-        "runtime_version": report.runtime_version,
-        "device": report.device,
-        "precision": report.precision,
-        "threads": report.threads,
-        "time_budget_s": report.time_budget_s,
-        "iterations": report.iterations,
-        "sweep_name": report.sweep,
-        "best": {"batch": best.batch, "streams": best.streams, "fps": round(best.fps, 3)},
-        "sweep": [point_document(p) for p in report.points],
-        "notes": list(report.notes),
-    }

@@ -18,7 +18,7 @@ from html import escape
 
 from .._version import __version__
 from ..measure.profilereport import Ceilings, ProfileLayer, ProfileReport
-from .units import human, percent
+from .units import duration, human, percent
 
 #: A layer whose time share exceeds its FLOPs share by this factor (and is at least
 #: ``SLOW_MIN_SHARE`` of the time) is highlighted, as in the terminal table.
@@ -86,12 +86,6 @@ def profile_html(report: ProfileReport) -> str:
 
 def _e(text: object) -> str:
     return escape(str(text), quote=True)
-
-
-def _duration(us: float) -> str:
-    if us >= 1e6:
-        return f"{us / 1e6:.2f} s"
-    return f"{us / 1000:.2f} ms" if us >= 1000 else f"{us:.1f} us"
 
 
 def _rate(gflops_per_s: float | None) -> str:
@@ -240,11 +234,11 @@ def _summary(report: ProfileReport) -> str:
     total = report.count.total
     achieved = total.flops / lat.median / 1e3 if lat.median > 0 else 0.0
     cards = [
-        _card("latency (median)", _duration(lat.median), f"IQR {_duration(lat.iqr)}"),
-        _card("mean", _duration(lat.mean), f"{lat.samples} timed runs"),
-        _card("min", _duration(lat.min)),
-        _card("p90", _duration(lat.p90)),
-        _card("p99", _duration(lat.p99)),
+        _card("latency (median)", duration(lat.median), f"IQR {duration(lat.iqr)}"),
+        _card("mean", duration(lat.mean), f"{lat.samples} timed runs"),
+        _card("min", duration(lat.min)),
+        _card("p90", duration(lat.p90)),
+        _card("p99", duration(lat.p99)),
         _card("throughput", f"{report.throughput_fps:,.1f} FPS"),
         _card("FLOPs (per inference)", human(total.flops), f"MACs {human(total.macs)}"),
         _card("achieved rate", f"{achieved:,.1f} GFLOP/s", "FLOPs / median latency"),
@@ -254,7 +248,7 @@ def _summary(report: ProfileReport) -> str:
         _card(
             "profiler overhead",
             percent(report.profiler_overhead),
-            f"profiled median {_duration(report.profiled_latency_us.median)}",
+            f"profiled median {duration(report.profiled_latency_us.median)}",
         ),
         _card(
             "time coverage",
@@ -279,7 +273,7 @@ def _summary(report: ProfileReport) -> str:
     )
     facts = []
     precisions = ", ".join(
-        f"{p or '?'} {_duration(t)} ({n} layers)" for p, t, n in report.by_precision()
+        f"{p or '?'} {duration(t)} ({n} layers)" for p, t, n in report.by_precision()
     )
     facts.append(f"<li>by runtime precision: {_e(precisions)}</li>")
     inserted = report.conversions()
@@ -287,7 +281,7 @@ def _summary(report: ProfileReport) -> str:
         spent = sum(layer.time_us for layer in inserted)
         facts.append(
             f"<li>inserted by the runtime (layout/precision conversions): {len(inserted)} "
-            f"layers, {_e(_duration(spent))} "
+            f"layers, {_e(duration(spent))} "
             f"({_e(percent(spent / (lat.median or 1)))} of the end-to-end median)</li>"
         )
     facts += [f'<li class="note">note: {_e(note)}</li>' for note in report.notes]
@@ -334,7 +328,7 @@ def _share_chart(report: ProfileReport) -> str:
         if slow:
             body.append(_rect(0, y, CHART_WIDTH, row_h, class_="slowband"))
         tip = (
-            f"{row.name} ({row.op}): {_duration(row.time_us)}, time share {percent(t_share)}, "
+            f"{row.name} ({row.op}): {duration(row.time_us)}, time share {percent(t_share)}, "
             f"FLOPs share {percent(f_share)}, {human(row.flops)} FLOPs"
         )
         suffix = " [inserted]" if row.inserted else ""
@@ -397,7 +391,7 @@ def _optype_chart(report: ProfileReport) -> str:
     for i, (op, time_us, flops) in enumerate(rows):
         y = top + i * row_h
         value = (
-            f"{_duration(time_us)} · {percent(time_us / total_time)} of time · "
+            f"{duration(time_us)} · {percent(time_us / total_time)} of time · "
             f"{percent(flops / total_flops)} of FLOPs"
         )
         body.append(_text(label_w - 8, y + 15, op, class_="label", text_anchor="end"))
@@ -461,7 +455,7 @@ def _roofline_chart(report: ProfileReport) -> str:
         rate = layer.gflops_per_s or 0.0
         tip = (
             f"{layer.name} ({layer.op}, {layer.exec_type}): {layer.intensity:,.2f} FLOP/byte, "
-            f"{rate:,.1f} GFLOP/s, {_duration(layer.time_us)}, {human(layer.flops)} FLOPs"
+            f"{rate:,.1f} GFLOP/s, {duration(layer.time_us)}, {human(layer.flops)} FLOPs"
         )
         if layer.bound is not None:
             tip += f", {layer.bound}-bound"
@@ -598,7 +592,7 @@ def _layer_table(report: ProfileReport) -> str:
             f"<td>{_e(layer.op)}</td>",
             f"<td>{_e(layer.exec_type)}</td>",
             f"<td>{_e(layer.precision)}</td>",
-            _num(layer.time_us, _duration(layer.time_us)),
+            _num(layer.time_us, duration(layer.time_us)),
             _num(layer.time_share, percent(layer.time_share)),
             _num(layer.flops, human(layer.flops)),
             _num(f_share, percent(f_share)),

@@ -1,13 +1,20 @@
-"""The JSON document for a count report (``kind: "count"``), as docs/schema.md describes."""
+"""The JSON documents of a count (``kind: "count"``: per layer, ``--sweep``, ``--symbolic``)
+and of a latency profile, as docs/schema.md describes, and the envelope every document starts
+with (:func:`envelope`, defined beside ``SCHEMA_VERSION`` at the root)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
 
-from .._version import __version__
-from ..costreport import SCHEMA_VERSION, CostReport
+from ..costreport import CostReport
+from ..costreport import envelope as envelope
 from ..measure.profilereport import ProfileReport
+
+if TYPE_CHECKING:
+    from ..sweep import SweepReport
+    from ..symbolic import SymbolicReport
 
 
 def count_document(report: CostReport) -> dict[str, Any]:
@@ -51,9 +58,7 @@ def count_document(report: CostReport) -> dict[str, Any]:
     if training:
         totals["training_flops"] = total.training_flops
     return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "count",
-        "modelprof_version": __version__,
+        **envelope("count"),
         "model": report.model,
         "source": report.source,
         "convention": report.convention.to_dict(),
@@ -79,9 +84,7 @@ def profile_document(report: ProfileReport) -> dict[str, Any]:
     """The ``kind: "profile"`` document (docs/schema.md)."""
     flops_total = report.count.total.flops or 1
     doc: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "profile",
-        "modelprof_version": __version__,
+        **envelope("profile"),
         "model": report.model,
         "runtime": report.runtime,
         "runtime_version": report.runtime_version,
@@ -141,3 +144,74 @@ def profile_document(report: ProfileReport) -> dict[str, Any]:
         "notes": list(report.notes),
     }
     return doc
+
+
+def sweep_document(report: SweepReport) -> dict[str, Any]:
+    """``kind: "count"``, ``mode: "sweep"`` (docs/schema.md)."""
+    from ..sweep import totals_dict
+
+    ints = report.has_int_macs
+    return {
+        **envelope("count", "sweep"),
+        "model": report.model,
+        "source": report.source,
+        "convention": report.convention.to_dict(),
+        "sweep_name": report.name,
+        "sweep_dims": report.positions,
+        "sweep": [
+            {
+                "value": list(p.value) if isinstance(p.value, tuple) else p.value,
+                "inputs": [
+                    {"name": n, "shape": list(shape), "dtype": dtype}
+                    for n, shape, dtype in p.inputs
+                ],
+                **totals_dict(p.total, report.training, ints),
+                "buffers": p.total.buffers,
+                "activation_bytes": p.total.activation_bytes,
+                "node_coverage": round(p.node_coverage, 6),
+            }
+            for p in report.points
+        ],
+        "notes": list(report.notes),
+    }
+
+
+def _coefficient(c: Fraction) -> int | str:
+    return c.numerator if c.denominator == 1 else f"{c.numerator}/{c.denominator}"
+
+
+def symbolic_document(report: SymbolicReport) -> dict[str, Any]:
+    """``kind: "count"``, ``mode: "symbolic"`` (docs/schema.md)."""
+    from ..symbolic import MAX_DEGREE
+
+    return {
+        **envelope("count", "symbolic"),
+        "model": report.model,
+        "source": report.source,
+        "convention": report.convention.to_dict(),
+        "symbolic": {
+            "dim": report.dim,
+            "variable": report.variable,
+            "dims": report.positions,
+            "base": report.base,
+            "max_degree": MAX_DEGREE,
+        },
+        "formulas": {
+            f.quantity: {
+                "kind": f.kind,
+                "formula": f.text(report.variable),
+                "pieces": [
+                    {
+                        "modulus": p.modulus,
+                        "residue": p.residue,
+                        "coefficients": [_coefficient(c) for c in p.coefficients],
+                    }
+                    for p in f.pieces
+                ],
+                "reason": f.reason,
+            }
+            for f in report.formulas
+        },
+        "points": [{"value": v, **totals} for v, totals in report.points],
+        "notes": list(report.notes),
+    }

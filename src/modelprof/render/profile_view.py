@@ -7,14 +7,10 @@ from rich.table import Table
 from rich.text import Text
 
 from ..measure.profilereport import ProfileLayer, ProfileReport
-from .units import human, percent
+from .units import duration, human, percent
 
 #: A layer whose time share exceeds its FLOPs share by this factor is highlighted.
 SLOW_FACTOR = 2.0
-
-
-def _us(value: float) -> str:
-    return f"{value / 1000:.2f} ms" if value >= 1000 else f"{value:.1f} us"
 
 
 def header(report: ProfileReport) -> Text:
@@ -27,10 +23,10 @@ def header(report: ProfileReport) -> Text:
         style="dim",
     )
     text.append("latency ", style="dim")
-    text.append(f"median {_us(lat.median)} (IQR {_us(lat.iqr)})", style="bold")
+    text.append(f"median {duration(lat.median)} (IQR {duration(lat.iqr)})", style="bold")
     text.append(
-        f"  mean {_us(lat.mean)}  min {_us(lat.min)}  p90 {_us(lat.p90)}  "
-        f"p99 {_us(lat.p99)}  throughput {report.throughput_fps:,.1f} FPS\n"
+        f"  mean {duration(lat.mean)}  min {duration(lat.min)}  p90 {duration(lat.p90)}  "
+        f"p99 {duration(lat.p99)}  throughput {report.throughput_fps:,.1f} FPS\n"
     )
     text.append("compile ", style="dim")
     text.append(f"{report.compile_ms:.1f} ms  first inference {report.first_inference_ms:.2f} ms")
@@ -85,7 +81,7 @@ def layer_table(report: ProfileReport, rows: list[ProfileLayer], caption: str) -
             row.op,
             row.exec_type,
             row.precision,
-            _us(row.time_us),
+            duration(row.time_us),
             percent(row.time_share),
             percent(flops_share),
             f"{row.gflops_per_s:.1f}" if row.gflops_per_s is not None else "-",
@@ -109,13 +105,13 @@ def rollups(report: ProfileReport) -> Table:
     total = report.latency_us.median or 1
     flops_total = report.count.total.flops or 1
     for op, time_us, flops in report.by_op_type():
-        table.add_row(op, _us(time_us), percent(time_us / total), percent(flops / flops_total))
+        table.add_row(op, duration(time_us), percent(time_us / total), percent(flops / flops_total))
     return table
 
 
 def footer(report: ProfileReport) -> Text:
     text = Text()
-    precisions = ", ".join(f"{p} {_us(t)} ({n} layers)" for p, t, n in report.by_precision())
+    precisions = ", ".join(f"{p} {duration(t)} ({n} layers)" for p, t, n in report.by_precision())
     text.append("by runtime precision: ", style="dim")
     text.append(precisions + "\n")
     inserted = report.conversions()
@@ -123,7 +119,7 @@ def footer(report: ProfileReport) -> Text:
         total = sum(layer.time_us for layer in inserted)
         text.append("inserted by the runtime (layout/precision conversions): ", style="dim")
         text.append(
-            f"{len(inserted)} layers, {_us(total)} "
+            f"{len(inserted)} layers, {duration(total)} "
             f"({percent(total / (report.latency_us.median or 1))})\n"
         )
     text.append("rows in yellow take more than twice their share of FLOPs in time", style="dim")

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .._version import __version__
-from ..costreport import SCHEMA_VERSION
-from ..rewrite.separable_rewrite import SeparableResult
-from ..rewrite.transforms.pooling import PoolingLayer
-from .jsondoc import profile_document
-from .units import human, percent
+from .jsondoc import envelope, profile_document
+from .units import duration, human, percent
+
+if TYPE_CHECKING:
+    from ..rewrite.separable_rewrite import SeparableResult
+    from ..rewrite.transforms.pooling import PoolingLayer
 
 
 def _k(kernel: tuple[int, ...]) -> str:
@@ -104,8 +105,8 @@ def timing_table(result: SeparableResult) -> RenderableType:
     text = Text()
     text.append(
         f"\nmeasured on {before.runtime} {before.runtime_version}, {before.precision}, "
-        f"{before.threads} threads: end-to-end median {before.latency_us.median:.1f} us "
-        f"-> {after.latency_us.median:.1f} us (speed-up "
+        f"{before.threads} threads: end-to-end median {duration(before.latency_us.median)} "
+        f"-> {duration(after.latency_us.median)} (speed-up "
         f"{before.latency_us.median / after.latency_us.median:.2f}x; MAC ratio "
         f"{result.report.model_macs_before / result.report.model_macs_after:.2f}x)\n"
     )
@@ -125,8 +126,8 @@ def timing_table(result: SeparableResult) -> RenderableType:
         table.add_row(
             t.name,
             f"{t.mac_ratio:.2f}x",
-            f"{t.time_before_us:.1f} us",
-            f"{t.time_after_us:.1f} us",
+            duration(t.time_before_us),
+            duration(t.time_after_us),
             f"{t.speedup:.2f}x" if t.speedup else "-",
             percent(t.depthwise_time_us / t.time_after_us) if t.time_after_us else "-",
             f"{t.depthwise_gflops_per_s:.1f}" if t.depthwise_gflops_per_s else "-",
@@ -143,9 +144,7 @@ def timing_table(result: SeparableResult) -> RenderableType:
 def separable_document(result: SeparableResult) -> dict[str, Any]:
     report = result.report
     doc: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "separable",
-        "modelprof_version": __version__,
+        **envelope("separable"),
         "model": report.model,
         "multiplier": report.multiplier,
         "layers": [
@@ -199,7 +198,9 @@ def separable_document(result: SeparableResult) -> dict[str, Any]:
     return doc
 
 
-def pooling_table(model: str, layers: list[PoolingLayer]) -> RenderableType:
+def pooling_table(
+    model: str, layers: list[PoolingLayer], notes: Sequence[str] = ()
+) -> RenderableType:
     title = Text()
     title.append(model, style="bold")
     title.append(
@@ -236,14 +237,14 @@ def pooling_table(model: str, layers: list[PoolingLayer]) -> RenderableType:
                 f"{human(option.saved_macs(layer.macs))} ({layer.macs / max(option.macs, 1):.1f}x)",
                 human(option.pool_flops),
             )
-    return Group(title, table)
+    return Group(title, table, *(Text(f"note: {n}", style="cyan") for n in notes))
 
 
-def pooling_document(model: str, layers: list[PoolingLayer]) -> dict[str, Any]:
+def pooling_document(
+    model: str, layers: list[PoolingLayer], notes: Sequence[str] = ()
+) -> dict[str, Any]:
     return {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "pooling",
-        "modelprof_version": __version__,
+        **envelope("pooling"),
         "model": model,
         "layers": [
             {
@@ -269,4 +270,5 @@ def pooling_document(model: str, layers: list[PoolingLayer]) -> dict[str, Any]:
             }
             for layer in layers
         ],
+        "notes": list(notes),
     }

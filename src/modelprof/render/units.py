@@ -1,6 +1,14 @@
-"""One human-units formatter for every table."""
+"""The formatters of every figure shown: one per unit.
+
+:func:`human` counts and bytes in tables, :func:`duration` times, :func:`percent` shares,
+:func:`shape` tensor shapes, and :func:`format_size` compact sizes as a budget is written
+(``20 MB``, ``10 MiB``: defined in :mod:`modelprof.budgets`, whose verdicts and the device
+probes' descriptions need it below render/, and re-exported here).
+"""
 
 from __future__ import annotations
+
+from ..budgets import format_size as format_size
 
 _PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"))
 
@@ -20,6 +28,13 @@ def human(value: float, unit: str = "") -> str:
         if abs(value) >= scale:
             return f"{value / scale:.2f} {prefix}{unit}"
     raise AssertionError("unreachable")
+
+
+def duration(us: float) -> str:
+    """A time given in microseconds: ``812.4 us``, ``37.10 ms``, ``1.52 s``."""
+    if us >= 1e6:
+        return f"{us / 1e6:.2f} s"
+    return f"{us / 1000:.2f} ms" if us >= 1000 else f"{us:.1f} us"
 
 
 def percent(fraction: float) -> str:
