@@ -12,9 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from math import prod
 
 from .errors import ModelprofError, ShapeError
 from .graph import DTYPE_BYTES, Shape
+
+#: The largest input a shape may describe: 1 PiB. Beyond it a "shape" is a typo (an extra
+#: digit or two), and sizes past 2^63 bytes no longer fit the integers runtimes use.
+MAX_INPUT_BYTES = 1 << 50
 
 _DIMS = r"\d+(?:[x,]\d+)*"
 _SPEC = re.compile(
@@ -47,6 +52,12 @@ def parse_input_shape(text: str) -> InputSpec:
     if dtype is not None and dtype not in DTYPE_BYTES:
         known = ", ".join(sorted(k for k in DTYPE_BYTES if k != "string"))
         raise ShapeError(f"unknown dtype '{dtype}' in --input-shape '{text}' (known: {known})")
+    nbytes = prod(dims) * DTYPE_BYTES.get(dtype or "float32", 4)
+    if nbytes > MAX_INPUT_BYTES:
+        raise ShapeError(
+            f"--input-shape '{text}': {prod(dims):.3g} elements ({nbytes:.3g} bytes) is more "
+            "than any machine holds"
+        )
     return InputSpec(match["name"], dims, dtype)
 
 
@@ -76,6 +87,14 @@ def resolve_inputs(
             )
         if name in resolved:
             raise ShapeError(f"--input-shape gives input '{name}' twice")
+        if any(d <= 0 for d in spec.shape):
+            raise ShapeError(f"input '{name}': every dimension must be positive, got {spec.shape}")
+        nbytes = prod(spec.shape) * DTYPE_BYTES.get(spec.dtype or "float32", 4)
+        if nbytes > MAX_INPUT_BYTES:
+            raise ShapeError(
+                f"input '{name}': shape {spec.shape} is {nbytes:.3g} bytes, more than any "
+                "machine holds"
+            )
         resolved[name] = InputSpec(name, spec.shape, spec.dtype)
     return resolved
 

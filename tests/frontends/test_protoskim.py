@@ -18,7 +18,7 @@ from modelprof.render.jsondoc import count_document
 
 def _model(path: Path) -> Path:
     big = numpy_helper.from_array(np.ones((64, 128), np.float32), "W")  # 32 KiB: skimmed
-    shape = numpy_helper.from_array(np.array([4, 2, 64], np.int64), "shape")  # kept
+    shape = numpy_helper.from_array(np.array([4, 2, 128], np.int64), "shape")  # kept
     graph = helper.make_graph(
         [
             helper.make_node("MatMul", ["x", "W"], ["h"], name="fc"),
@@ -44,7 +44,7 @@ def test_skim_drops_only_large_payloads(tmp_path: Path) -> None:
     weight, shape = skimmed.graph.initializer
     assert (weight.name, list(weight.dims), weight.raw_data) == ("W", [64, 128], b"")
     assert full.graph.initializer[0].ByteSize() > KEEP_BYTES
-    assert numpy_helper.to_array(shape).tolist() == [4, 2, 64]
+    assert numpy_helper.to_array(shape).tolist() == [4, 2, 128]
     assert skimmed.opset_import == full.opset_import
 
 
@@ -58,7 +58,7 @@ def test_counting_a_skimmed_file_gives_the_same_report(
     assert skimmed == plain
     # 8 x 64 x 128 = 65,536 MACs; the Reshape target was kept, so its output shape is known
     assert skimmed["total"]["macs"] == 65_536
-    assert skimmed["layers"][1]["output_shapes"] == [[4, 2, 64]]
+    assert skimmed["layers"][1]["output_shapes"] == [[4, 2, 128]]
 
 
 def test_truncated_large_file_is_a_clean_error(
@@ -91,7 +91,7 @@ def test_forked_shape_inference_failure_is_a_clean_error(
 
     path = _model(tmp_path / "m.onnx")
 
-    def broken(model: object, data_prop: bool = False) -> None:
+    def broken(model: object, data_prop: bool = False, strict_mode: bool = False) -> None:
         raise RuntimeError("[ShapeInferenceError] boom in the child")
 
     # the forked child inherits the patched function, fails, and reports back

@@ -207,9 +207,11 @@ def test_unusual_cases_are_left_to_onnx() -> None:
     assert set(found) == {*known, "b5", "y", "z"}
 
 
-def test_a_graph_the_pass_gives_up_on_reads_as_onnx_infers_it() -> None:
-    # (2, 3) + (4,) does not broadcast: onnx's inference leaves y unknown rather than
-    # failing, and so must we; the Relu after it is unknown too
+def test_a_graph_the_pass_gives_up_on_is_refused_as_onnx_refuses_it() -> None:
+    # (2, 3) + (4,) does not broadcast: the pass gives up, and onnx's strict inference names
+    # the Add (its lenient mode left y unknown, and the model was counted without it)
+    from modelprof.errors import ModelLoadError
+
     model = _model(
         [helper.make_node("Add", ["a", "b"], ["y"]), helper.make_node("Relu", ["y"], ["z"])],
         [
@@ -218,19 +220,25 @@ def test_a_graph_the_pass_gives_up_on_reads_as_onnx_infers_it() -> None:
         ],
         [helper.make_tensor_value_info("z", F, None)],
     )
-    assert _ours(model) == _onnx_infos(model) == {}
+    with pytest.raises(onnx.shape_inference.InferenceError):
+        onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    with pytest.raises(ModelLoadError, match="unnamed Add node is invalid: Incompatible dim"):
+        onnx_frontend.load(model)
 
 
 def test_a_declared_shape_that_disagrees_goes_to_onnx() -> None:
-    # the model declares y as (2, 9): the pass would say (2, 4), so onnx decides, and onnx
-    # (not in strict mode) keeps the declaration
+    # the model declares y as (2, 9): the pass would say (2, 4), so onnx decides, and onnx's
+    # strict inference refuses the contradiction (its lenient mode kept the declaration)
+    from modelprof.errors import ModelLoadError
+
     model = _model(
         [helper.make_node("MatMul", ["a", "w"], ["y"])],
         [helper.make_tensor_value_info("a", F, [2, 3])],
         [helper.make_tensor_value_info("y", F, [2, 9])],
         [numpy_helper.from_array(np.ones((3, 4), np.float32), "w")],
     )
-    assert _ours(model) == _onnx_infos(model) == {"y": ((2, 9), F)}
+    with pytest.raises(ModelLoadError, match="differ in dimension 1: \\(4\\) vs \\(9\\)"):
+        onnx_frontend.load(model)
 
 
 def test_an_op_newer_than_the_models_opset_is_left_to_onnx() -> None:
@@ -396,7 +404,16 @@ def _cases_left_to_onnx() -> dict[str, onnx.ModelProto]:
 
 @pytest.mark.parametrize("case", sorted(_cases_left_to_onnx()))
 def test_cases_onnx_decides_read_as_onnx_infers_them(case: str) -> None:
+    from modelprof.errors import ModelLoadError
+
     model = _cases_left_to_onnx()[case]
+    try:
+        onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    except onnx.shape_inference.InferenceError:
+        # what onnx's strict inference refuses is refused: an invalid model is not counted
+        with pytest.raises(ModelLoadError):
+            onnx_frontend.load(model)
+        return
     assert _ours(model) == _onnx_infos(model)
 
 

@@ -51,7 +51,7 @@ class ForkedInference:
                 data = (
                     b"K"
                     + onnx.shape_inference.infer_shapes(
-                        model, data_prop=data_prop
+                        model, data_prop=data_prop, strict_mode=True
                     ).SerializeToString()
                 )
             except BaseException as exc:  # report every failure to the parent

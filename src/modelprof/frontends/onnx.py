@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 from collections.abc import Iterable, Mapping
 from functools import cache
 from math import prod
@@ -321,7 +322,22 @@ class _GraphBuilder:
         if model.functions:
             from onnx import inliner
 
-            model = inliner.inline_local_functions(model)
+            try:
+                model = inliner.inline_local_functions(model)
+            except (onnx.checker.ValidationError, RuntimeError, ValueError) as exc:
+                raise ModelLoadError(
+                    f"{self.label}: its model-local functions cannot be expanded: "
+                    f"{first_line(exc)}"
+                ) from None
+        from .structure import check_structure
+
+        order = check_structure(model.graph, self.label)
+        if order is not None:  # listed out of order: put each node after its producers
+            ordered = [onnx.NodeProto() for _ in order]
+            for copy, index in zip(ordered, order, strict=True):
+                copy.CopyFrom(model.graph.node[index])
+            del model.graph.node[:]
+            model.graph.node.extend(ordered)
         opset = self.opsets.get("", 0)
         if opset and opset < MIN_OPSET:
             self.notes.append(
@@ -366,13 +382,14 @@ class _GraphBuilder:
                 inferred = job.result()
                 self._collect_infos(inferred.graph)
             else:
-                inferred = onnx.shape_inference.infer_shapes(model, data_prop=data_prop)
+                inferred = onnx.shape_inference.infer_shapes(
+                    model, data_prop=data_prop, strict_mode=True
+                )
                 self._collect_infos(inferred.graph)
                 if not added:
                     self._add_nodes(inferred.graph.node, scope_prefix="", branch="", repeat=1)
         except (RuntimeError, ValueError, onnx.shape_inference.InferenceError) as exc:
-            first = first_line(exc)
-            raise ModelLoadError(f"{self.label}: ONNX shape inference failed: {first}") from None
+            raise ModelLoadError(f"{self.label}: {_inference_error(exc)}") from None
         del model
         self._check_inputs_fit(user_inputs)
         return self._graph(graph_inputs, tuple(o.name for o in inferred.graph.output))
@@ -394,6 +411,7 @@ class _GraphBuilder:
             )
 
     def _graph(self, graph_inputs: list[str], outputs: tuple[str, ...]) -> Graph:
+        self._check_reshapes()
         return Graph(
             name=self.label,
             source="onnx",
@@ -406,6 +424,23 @@ class _GraphBuilder:
             uncounted=tuple(self.uncounted),
             notes=tuple(self.notes),
         )
+
+    def _check_reshapes(self) -> None:
+        """A Reshape must keep its element count; onnx's inference takes the target shape at
+        its word (605 elements "reshaped" to 7x7x7), so this is checked here."""
+        tensors = self.tensors
+        for node in self.nodes:
+            if node.op_type != "Reshape" or not node.inputs or not node.outputs:
+                continue
+            source, target = tensors.get(node.inputs[0]), tensors.get(node.outputs[0])
+            if source is None or target is None:
+                continue
+            if prod(source.shape) != prod(target.shape):
+                raise ModelLoadError(
+                    f"{self.label}: node '{node.name}' (Reshape) cannot reshape "
+                    f"{'x'.join(map(str, source.shape))} ({prod(source.shape):,} elements) to "
+                    f"{'x'.join(map(str, target.shape))} ({prod(target.shape):,})"
+                )
 
     def _propagate(self, graph: Any, allowed: set[str], partial: bool = False) -> bool:
         """Shapes by :mod:`.shapeprop` for a graph of plain arithmetic; False leaves the
@@ -465,6 +500,11 @@ class _GraphBuilder:
             shape = tuple(init.dims)
             dtype = _ONNX_DTYPES.get(init.data_type, "float32")
             name = init.name
+            if any(d < 0 for d in shape):
+                raise ModelLoadError(
+                    f"{self.label}: initializer '{name}' has a negative dim {shape}: "
+                    "not a valid tensor"
+                )
             self.tensors[name] = TensorInfo(name, shape, dtype)
             is_float = dtype in FLOAT_DTYPES and name not in value_inputs
             if (is_float or name in quant_weights) and shape:
@@ -564,6 +604,7 @@ class _GraphBuilder:
                     if dims is not None
                     else None
                 )
+                _check_static_dims(vi.name, declared, spec.shape)
                 changed = changed or declared != list(spec.shape)
                 tensor_type.shape.ClearField("dim")
                 for d in spec.shape:
@@ -700,19 +741,69 @@ class _GraphBuilder:
             value = self.values.get(node.input[0])
             if value is None or value.size != 1:
                 return None
-            return int(value.reshape(-1)[0])
+            trips = int(value.reshape(-1)[0])
+            if trips < 0:  # the loop runs while its counter is below the trip count: never
+                self.notes.append(
+                    f"Loop '{node.name}' has a trip count of {trips}: its body never runs"
+                )
+            return max(trips, 0)
         if node.op_type == "Scan":
             attrs = {a.name: _attr_value(a) for a in node.attribute}
             n_scan = int(attrs.get("num_scan_inputs", 0))
             if not n_scan:
                 return None
+            if not 0 < n_scan <= len(node.input):
+                raise ModelLoadError(
+                    f"{self.label}: Scan '{node.name}' declares {n_scan} scan inputs but has "
+                    f"{len(node.input)} inputs"
+                )
             first = node.input[len(node.input) - n_scan]
             axes = attrs.get("scan_input_axes") or [0]
             info = self.tensors.get(first)
             if info is None:
                 return None
-            return int(info.shape[int(axes[0])])
+            axis = int(axes[0])
+            if not -len(info.shape) <= axis < len(info.shape):
+                raise ModelLoadError(
+                    f"{self.label}: Scan '{node.name}' scans axis {axis} of '{first}', which "
+                    f"has {len(info.shape)} dims"
+                )
+            return int(info.shape[axis])
         return None
+
+
+#: How onnx's strict shape inference names the node it stopped at.
+_INFERENCE_ERROR = re.compile(
+    r"\(op_type:([^,)]*)(?:, node name: ([^)]*))?\): (?:\[\w+\] )?(.*)"
+)
+
+
+def _inference_error(exc: BaseException) -> str:
+    """One line saying which node does not fit what it is given: what onnx's strict shape
+    inference objected to (a MatMul of 1x4 by 5x4, an Add of [1, 4] and [3], axis 99...)."""
+    text = " ".join(str(exc).split())
+    found = _INFERENCE_ERROR.search(text)
+    if found is None:
+        return f"ONNX shape inference failed: {first_line(exc)}"
+    op, node, why = found.groups()
+    which = f"node '{node}' ({op})" if node else f"an unnamed {op} node"
+    return f"{which} is invalid: {why.rstrip('. ')}"
+
+
+def _check_static_dims(
+    name: str, declared: list[int | None] | None, given: tuple[int, ...]
+) -> None:
+    """Refuse a bound shape that contradicts a static dim of the model's input. The batch
+    (dim 0) may be rebound: a model exported at batch 1 computes the same per sample at any
+    batch. Any other static dim (an image's channels, a dense layer's features) is what the
+    weights were made for: a different size makes a model that does not exist."""
+    for axis, (want, got) in enumerate(zip(declared or (), given, strict=False)):
+        if axis and want and want > 0 and want != got:
+            raise ShapeError(
+                f"--input-shape {name}={'x'.join(map(str, given))}: the model's input '{name}' "
+                f"has {want} at dim {axis}, a static size (only dynamic dims and the batch, "
+                "dim 0, can be bound)"
+            )
 
 
 def _describe(dims: list[Any]) -> str:

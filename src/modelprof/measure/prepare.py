@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..analysis import analyze
 from ..api import InputShapes, ModelRef, build_module, load_graph
@@ -153,7 +153,8 @@ def _read_npy(handle: Any, path: Path, name: str, info: TensorInfo) -> Any:
     if str(dtype) != _NP_DTYPES.get(info.dtype, info.dtype):
         raise ShapeError(f"{path}: '{name}' has dtype {dtype} but the model expects {info.dtype}")
     array = np.empty(shape, dtype=dtype, order="F" if fortran else "C")
-    buffer = memoryview(array.reshape(-1, order="A")).cast("B")
+    # a flat view of the array's own memory (C or Fortran order), filled in place
+    buffer = memoryview(cast("Any", array.reshape(-1, order="A"))).cast("B")
     filled = 0
     while filled < len(buffer):
         got = handle.readinto(buffer[filled:])
