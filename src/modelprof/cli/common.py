@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,8 @@ import click
 from rich.console import Console, RenderableType
 
 from ..errors import ModelprofError
+from ..render.console import render_text, status, terminal_console
+from ..render.units import printable
 
 #: ``-o -``: the report goes to standard output, not to a file named "-"
 STDOUT = "-"
@@ -22,9 +26,20 @@ class OutputExistsError(ModelprofError):
 
 def write_atomically(path: str | os.PathLike[str], text: str, *, force: bool) -> None:
     """Write ``text`` to ``path`` all at once: never a half-written file, and never over an
-    existing file unless ``force`` (the existence check and the write are one atomic step)."""
+    existing file unless ``force`` (the existence check and the write are one atomic step).
+
+    A character device or a FIFO (``/dev/null``, ``/dev/stdout``, a named pipe) is written by
+    opening it: renaming a file over it would replace the device itself with a regular file.
+    """
     target = Path(path)
     parent = _writable(target, force=force)
+    if parent is None:
+        try:
+            with open(target, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise ModelprofError(f"cannot write {target}: {exc.strerror}") from None
+        return
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
     except OSError as exc:
@@ -55,17 +70,8 @@ def write_atomically(path: str | os.PathLike[str], text: str, *, force: bool) ->
 
 
 def stdout_console() -> Console:
-    """A console for stdout; when piped, wide enough that tables are not squeezed to 80."""
-    import sys
-
-    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
-
-
-def render_text(renderable: RenderableType, width: int = 160) -> str:
-    """Render to plain text (for ``-o report.txt``)."""
-    console = Console(width=width, record=True, file=open(os.devnull, "w"), color_system=None)  # noqa: SIM115
-    console.print(renderable)
-    return console.export_text()
+    """A console for stdout (see :mod:`modelprof.render.console`)."""
+    return terminal_console()
 
 
 def emit(report: RenderableType, *, output: str | None, force: bool, quiet: bool) -> None:
@@ -91,7 +97,8 @@ def emit(report: RenderableType, *, output: str | None, force: bool, quiet: bool
 
 
 def echo_err(message: str) -> None:
-    click.echo(f"modelprof: {message}", err=True)
+    """One line on stderr, names from the model made printable."""
+    click.echo(f"modelprof: {printable(message)}", err=True)
 
 
 def model_argument(model: str, trust_pickle: bool) -> Any:
@@ -115,36 +122,126 @@ def progress(message: str, *, quiet: bool = False) -> Any:
 
     if quiet or not sys.stderr.isatty():
         return contextlib.nullcontext()
-    from rich.console import Console
-
-    return Console(stderr=True).status(message, spinner="dots")
+    return status(message)
 
 
 def check_outputs(
-    *paths: str | None, force: bool, save: str | None = None, model: str = ""
+    *paths: str | None,
+    force: bool,
+    save: str | None = None,
+    model: str = "",
+    inputs: Iterable[str | None] = (),
 ) -> None:
     """Refuse, before any work, output paths that are the same file twice, that exist (unless
     ``--force``), or whose folder is missing: a long measurement must not end in that error.
     ``-`` (standard output) is no file and passes. ``save`` (``--save``, the model a command
     writes for ``model``) must be a file: a name the model can be saved under (.onnx, .xml, or
-    .pt for a PyTorch source), never ``-``; an IR's .bin beside its .xml counts as an output."""
+    .pt for a PyTorch source), never ``-``; an IR's .bin beside its .xml counts as an output.
+
+    No output may be one of the command's own ``inputs`` (``model`` is always one; see
+    :func:`input_files` for the files each stands for), with or without ``--force``: they are
+    compared by resolved path and by inode, so ``./model.onnx``, a symlink or a hard link to
+    it are all caught."""
     if save is not None:
         paths = (*paths, *_model_files(save, model=model, force=force))
-    given = [Path(p) for p in paths if p and p != STDOUT]
+    named = [str(p) for p in paths if p and p != STDOUT]
+    for text in named:
+        if text.endswith(("/", os.sep)):
+            raise ModelprofError(f"{text} names a folder; give a file name")
+    given = [Path(p) for p in named]
     resolved = [p.resolve() for p in given]
     if len(set(resolved)) != len(resolved):
         raise ModelprofError("two outputs name the same file; give each its own path")
-    for target in given:
+    protected = _protected([model, *inputs])
+    for target, where in zip(given, resolved, strict=True):
+        source = protected.get(where) or protected.get(_identity(target))
+        if source is not None:
+            same = f"{target} is" if str(target) == source else f"{target} is {source},"
+            raise ModelprofError(
+                f"{same} an input of this command: it is never written over (with or without "
+                "--force); give another output name"
+            )
         _writable(target, force=force)
 
 
-def _writable(target: Path, *, force: bool) -> Path:
+def input_files(ref: str | None) -> list[Path]:
+    """The files a model (or input) reference reads: the file itself, an OpenVINO IR's
+    ``.bin``, an ONNX file's external data files, a factory spec's ``.py``."""
+    if not ref or ref == STDOUT:
+        return []
+    path = Path(ref)
+    if not path.exists():
+        target, sep, _ = ref.rpartition(":")
+        return [Path(target)] if sep and target.endswith(".py") else []
+    files = [path]
+    suffix = path.suffix.lower()
+    if suffix == ".xml":
+        files.append(path.with_suffix(".bin"))
+    elif suffix == ".onnx" and path.is_file():
+        files.extend(_external_data(path))
+    return files
+
+
+def _external_data(path: Path) -> list[Path]:
+    """The external data files an ONNX file names (its graph is read without its weights;
+    a file that cannot be read names none here, and is refused when the model is read)."""
+    from ..frontends.onnx import read_model
+
+    try:
+        model = read_model(path)
+    except ModelprofError:
+        return []
+    names = {
+        entry.value
+        for init in model.graph.initializer
+        if init.data_location == 1  # onnx.TensorProto.EXTERNAL
+        for entry in init.external_data
+        if entry.key == "location"
+    }
+    return [path.parent / name for name in sorted(names)]
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _protected(refs: Iterable[str | None]) -> dict[object, str]:
+    """Resolved paths and (device, inode) pairs of every file ``refs`` read, each mapped to
+    how to name it in an error."""
+    found: dict[object, str] = {}
+    for ref in refs:
+        for file in input_files(ref):
+            found[file.resolve()] = str(file)
+            identity = _identity(file)
+            if identity is not None:
+                found[identity] = str(file)
+    return found
+
+
+def _writable(target: Path, *, force: bool) -> Path | None:
     """``target``'s folder, once it is clear that ``target`` may be written: not a folder
-    itself, not an existing file (unless ``force``), in a folder that exists."""
-    if target.is_dir():
-        raise ModelprofError(f"{target} is a directory")
-    if target.exists() and not force:
-        raise OutputExistsError(f"{target} exists; pass --force to replace it")
+    itself, not an existing file (unless ``force``), in a folder that exists. None for a
+    character device or a FIFO, which is written by opening it (and needs no ``--force``:
+    writing to ``/dev/null`` loses nothing)."""
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise ModelprofError(f"cannot write {target}: {exc.strerror}") from None
+    if mode is not None:
+        if stat.S_ISDIR(mode):
+            raise ModelprofError(f"{target} is a directory")
+        if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+            return None
+        if not stat.S_ISREG(mode):
+            raise ModelprofError(f"{target} is not a regular file; modelprof will not write it")
+        if not force:
+            raise OutputExistsError(f"{target} exists; pass --force to replace it")
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise ModelprofError(f"cannot write {target}: folder {parent} does not exist")

@@ -74,7 +74,7 @@ def compare_command(
         raise click.UsageError("compare needs at least two models")
     options.refuse_unless(ctx, do_profile, MEASURE_ONLY, "--profile")
     options.refuse_precision(runtime, precision)
-    check_outputs(output, force=force)
+    check_outputs(output, force=force, inputs=models)
     settings = RunSettings(device=device, precision=precision, threads=threads, warmup=warmup)
     specs = [parse_input_shape(s) for s in input_shapes]
     report = compare(

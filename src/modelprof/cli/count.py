@@ -116,7 +116,7 @@ def count_command(
     options.refuse_unless(
         ctx, fmt != "json", ("top", "sort"), "--format table, csv or md (JSON has every layer)"
     )
-    check_outputs(output, force=force)
+    check_outputs(output, force=force, model=model, inputs=rules)
     source = model_argument(model, trust_pickle)
     specs = [parse_input_shape(s) for s in input_shapes]
     for path in rules:

@@ -30,7 +30,7 @@ def crosscheck_command(
     from ..render import jsondoc
     from ..render.crosscheck_view import crosscheck_document, render_crosscheck
 
-    check_outputs(output, force=force)
+    check_outputs(output, force=force, model=model)
     specs = [parse_input_shape(s) for s in input_shapes]
     with progress(f"converting {model} through every route...", quiet=quiet):
         result = crosscheck(model_argument(model, trust_pickle), specs or None)

@@ -80,7 +80,7 @@ def diff_command(
         ("input_shapes", "count_bias", "rules"),
         "a model as A or B (saved reports are not counted again)",
     )
-    check_outputs(output, force=force)
+    check_outputs(output, force=force, inputs=(a, b, *rules))
     specs = [parse_input_shape(s) for s in input_shapes]
     for path in rules:
         load_rules(path)

@@ -18,6 +18,7 @@ import click
 
 from .._version import __version__
 from ..errors import ModelprofError
+from ..render.units import printable
 
 #: subcommand -> "module:attribute" of its click command
 COMMANDS = {
@@ -95,10 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("modelprof: aborted", err=True)
         return 130
     except click.ClickException as exc:
-        click.echo(f"modelprof: error: {exc.format_message()}", err=True)
+        click.echo(f"modelprof: error: {printable(exc.format_message())}", err=True)
         return 2
     except ModelprofError as exc:
-        click.echo(f"modelprof: error: {exc}", err=True)
+        click.echo(f"modelprof: error: {printable(str(exc))}", err=True)
         return int(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         click.echo("modelprof: interrupted", err=True)
@@ -109,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("MODELPROF_DEBUG"):
             raise
         click.echo(
-            f"modelprof: internal error: {type(exc).__name__}: {exc} "
+            f"modelprof: internal error: {type(exc).__name__}: {printable(str(exc))} "
             "(set MODELPROF_DEBUG=1 for the traceback, and please report it)",
             err=True,
         )

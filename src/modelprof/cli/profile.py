@@ -156,7 +156,7 @@ def profile_command(
             "--html - would share standard output with the report: write the report to a "
             "file with -o FILE"
         )
-    check_outputs(output, html_path, force=force)
+    check_outputs(output, html_path, force=force, model=model, inputs=(input_file,))
     source = model_argument(model, trust_pickle)
     settings = RunSettings(
         device=device,

@@ -136,7 +136,7 @@ def prune_command(
     check_request(
         model, "prune", save=None if save == STDOUT else save, force=force, finetune=finetune
     )
-    check_outputs(output, force=force, save=save, model=model)
+    check_outputs(output, force=force, save=save, model=model, inputs=(finetune,))
     plan = StructuredPlan(
         amount=amount if amount is not None else 0.5,
         importance=importance,

@@ -75,7 +75,7 @@ def separable_command(
         measure=runtime,
         finetune=finetune,
     )
-    check_outputs(output, force=force, save=save, model=model)
+    check_outputs(output, force=force, save=save, model=model, inputs=(finetune,))
     specs = [parse_input_shape(s) for s in input_shapes]
     names = [n.strip() for n in layers.split(",") if n.strip()] if layers else None
     settings = RunSettings(threads=threads, time_budget_s=time_budget, warmup=5)
@@ -137,7 +137,7 @@ def pooling_command(
     from ..render.separable_view import pooling_document, pooling_table
     from ..rewrite.transforms.pooling import pooling_whatif
 
-    check_outputs(output, force=force)
+    check_outputs(output, force=force, model=model)
     specs = [parse_input_shape(s) for s in input_shapes]
     graph = load_graph(model, specs or None)
     layers = pooling_whatif(graph, analyze(graph))

@@ -8,6 +8,8 @@ probes' descriptions need it below render/, and re-exported here).
 
 from __future__ import annotations
 
+import unicodedata
+
 from ..budgets import format_size as format_size
 
 _PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"))
@@ -44,3 +46,14 @@ def percent(fraction: float) -> str:
 
 def shape(dims: tuple[int, ...]) -> str:
     return "x".join(str(d) for d in dims) if dims else "scalar"
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character (newlines included) written as an escape, for a
+    message that must stay one line and must not act on the terminal: a name holding the
+    escape sequence ESC [2J prints as the six characters ``\\x1b[2J``."""
+    if text.isprintable():
+        return text
+    return "".join(
+        repr(char)[1:-1] if unicodedata.category(char) == "Cc" else char for char in text
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -35,12 +36,25 @@ def check_target(path: str | os.PathLike[str], *, force: bool, pytorch: bool) ->
         raise ModelprofError(f"--save {target}: folder {parent} is not writable")
     others = [target] + ([target.with_suffix(".bin")] if suffix == ".xml" else [])
     for other in others:
+        _check_regular(other)
         if other.exists() and not force:
             raise ModelprofError(f"{other} exists; pass --force to replace it")
     return target
 
 
+def _check_regular(path: Path) -> None:
+    """A model is written by renaming a finished file over ``path``: over a device or a pipe
+    (``/dev/null``) that would replace the device itself, so only regular files are written."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if not stat.S_ISREG(mode):
+        raise ModelprofError(f"--save {path}: not a regular file; a model is saved to a file")
+
+
 def _publish(tmp: Path, target: Path, *, force: bool) -> None:
+    _check_regular(target)
     if force:
         os.replace(tmp, target)
         return
