@@ -31,6 +31,7 @@ from ..graph import (
     nbytes_of,
 )
 from ..shapes import InputSpec, resolve_inputs
+from .structure import Structure, check_structure
 
 if TYPE_CHECKING:
     import onnx
@@ -329,22 +330,28 @@ class _GraphBuilder:
                     f"{self.label}: its model-local functions cannot be expanded: "
                     f"{first_line(exc)}"
                 ) from None
-        from .structure import check_structure
-
-        order = check_structure(model.graph, self.label)
-        if order is not None:  # listed out of order: put each node after its producers
+        fields = check_structure(model.graph, self.label)
+        if fields.order is not None:  # listed out of order: put each node after its producers
+            order = fields.order
             ordered = [onnx.NodeProto() for _ in order]
             for copy, index in zip(ordered, order, strict=True):
                 copy.CopyFrom(model.graph.node[index])
             del model.graph.node[:]
             model.graph.node.extend(ordered)
+            fields = Structure(
+                inputs=[fields.inputs[i] for i in order],
+                outputs=[fields.outputs[i] for i in order],
+                op_types=[fields.op_types[i] for i in order],
+                names=[fields.names[i] for i in order],
+                order=None,
+            )
         opset = self.opsets.get("", 0)
         if opset and opset < MIN_OPSET:
             self.notes.append(
                 f"opset {opset} is older than {MIN_OPSET}, the oldest modelprof is tested with"
             )
         # one pass for the op types: on a 100,000-node graph each pass over the nodes counts
-        op_types = {n.op_type for n in model.graph.node}
+        op_types = set(fields.op_types)
         self._scan_stored(model.graph, op_types)
         graph_inputs = self._bind_inputs(model.graph, user_inputs)
         # data propagation (Shape -> Gather -> Reshape chains) costs a third of inference time
@@ -366,7 +373,7 @@ class _GraphBuilder:
             )
             if op_types - {"Constant"} <= allowed:
                 # plain arithmetic only: propagate shapes here, onnx's inference if that fails
-                self._add_nodes(model.graph.node, scope_prefix="", branch="", repeat=1)
+                self._add_nodes(model.graph.node, "", "", 1, fields)
                 added = True
                 if self._propagate(model.graph, allowed):
                     outputs = tuple(o.name for o in model.graph.output)
@@ -376,7 +383,7 @@ class _GraphBuilder:
             if forked.worthwhile(model) and not control:
                 job = forked.ForkedInference.start(model, data_prop)
                 if not added:
-                    self._add_nodes(model.graph.node, scope_prefix="", branch="", repeat=1)
+                    self._add_nodes(model.graph.node, "", "", 1, fields)
                 if allowed:  # while the child infers: the plain nodes' shapes, ours to find
                     self._propagate(model.graph, allowed, partial=True)
                 inferred = job.result()
@@ -387,7 +394,7 @@ class _GraphBuilder:
                 )
                 self._collect_infos(inferred.graph)
                 if not added:
-                    self._add_nodes(inferred.graph.node, scope_prefix="", branch="", repeat=1)
+                    self._add_nodes(inferred.graph.node, "", "", 1, fields)
         except (RuntimeError, ValueError, onnx.shape_inference.InferenceError) as exc:
             raise ModelLoadError(f"{self.label}: {_inference_error(exc)}") from None
         del model
@@ -663,18 +670,31 @@ class _GraphBuilder:
         self.names[name] = seen + 1
         return name if not seen else f"{name}#{seen + 1}"
 
-    def _add_nodes(self, nodes: Iterable[Any], scope_prefix: str, branch: str, repeat: int) -> None:
+    def _add_nodes(
+        self,
+        nodes: Iterable[Any],
+        scope_prefix: str,
+        branch: str,
+        repeat: int,
+        fields: Structure | None = None,
+    ) -> None:
+        """Translate ``nodes``; ``fields``, when given, are their inputs, outputs, op types
+        and names as the structure check already read them (each read from protobuf costs)."""
         opsets = self.opsets
         scopes: dict[str, str] = {}
         append = self.nodes.append
-        for node in nodes:
-            op_type = node.op_type
-            if op_type == "Constant" and (node.name or node.output[0]) in self.weight_nodes:
+        for index, node in enumerate(nodes):
+            if fields is not None:
+                op_type, raw = fields.op_types[index], fields.names[index]
+                inputs, outputs = fields.inputs[index], fields.outputs[index]
+            else:
+                op_type, raw = node.op_type, node.name
+                inputs, outputs = tuple(node.input), tuple(node.output)
+            if op_type == "Constant" and (raw or outputs[0]) in self.weight_nodes:
                 continue
             domain = node.domain
             if domain == "ai.onnx":
                 domain = ""
-            raw = node.name
             name = self._unique(
                 f"{scope_prefix}{raw}" if raw else f"{scope_prefix}{op_type}_{len(self.nodes)}"
             )
@@ -700,8 +720,8 @@ class _GraphBuilder:
                 Node(
                     name,
                     op_type,
-                    tuple(node.input),
-                    tuple(node.output),
+                    inputs,
+                    outputs,
                     attrs,
                     scope,
                     domain,
