@@ -77,14 +77,14 @@ def stdout_console() -> Console:
 def emit(report: RenderableType, *, output: str | None, force: bool, quiet: bool) -> None:
     """Hand a report to the user. ``report`` is the text of a document (JSON, CSV, Markdown)
     or, for ``--format table``, a rich renderable. Without ``-o`` a document goes to stdout
-    and a table to the terminal (unless ``--quiet``); ``-o FILE`` writes either to the file,
-    atomically, a table as plain text (and says so on stderr); ``-o -`` writes that same text
-    to stdout, and nothing else goes there."""
+    and a table to the terminal; ``-o FILE`` writes either to the file, atomically, a table as
+    plain text (and says so on stderr, unless ``--quiet``); ``-o -`` writes that same text to
+    stdout, and nothing else goes there. ``--quiet`` silences progress and notes, never the
+    report asked for."""
     if isinstance(report, str):
         text = report
     elif output is None:
-        if not quiet:
-            stdout_console().print(report)
+        stdout_console().print(report)
         return
     else:
         text = render_text(report)

@@ -104,7 +104,7 @@ def force_option(f: F) -> F:
 
 def quiet_option(f: F) -> F:
     return click.option(
-        "-q", "--quiet", is_flag=True, help="Print nothing but the requested document."
+        "-q", "--quiet", is_flag=True, help="Print no progress or notes: only the report."
     )(f)
 
 

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     "html_path",
     type=click.Path(dir_okay=False, allow_dash=True),
     help="Also write a self-contained HTML report (tables and charts) here ('-': standard "
-    "output, when the report goes to a file or --quiet leaves the table out).",
+    "output, in place of the table; -o FILE keeps the table).",
 )
 @options.force_option
 @click.option("--top", type=click.IntRange(min=0), help="Show the N slowest rows (0: all).")
@@ -149,8 +149,8 @@ def profile_command(
     options.refuse_unless(
         ctx, fmt == "table", ("top", "sort"), "--format table (JSON has every layer)"
     )
-    # --quiet leaves a table out, never a document
-    report_on_stdout = output == STDOUT or (output is None and not (fmt == "table" and quiet))
+    # --html - takes standard output in place of the table; a document would share it
+    report_on_stdout = output == STDOUT or (output is None and fmt != "table")
     if html_path == STDOUT and report_on_stdout:
         raise click.UsageError(
             "--html - would share standard output with the report: write the report to a "
@@ -210,7 +210,8 @@ def profile_command(
         document = profile_view.render_profile(
             report, sort="time" if top_n and sort == "order" else sort, top=top_n
         )
-    emit(document, output=output, force=force, quiet=quiet)
+    if not (html_path == STDOUT and output is None):
+        emit(document, output=output, force=force, quiet=quiet)
     if html_path:
         from ..render.html import profile_html
 
