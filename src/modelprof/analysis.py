@@ -18,6 +18,7 @@ gets no input gradient.
 
 from __future__ import annotations
 
+import numbers
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from math import prod
@@ -25,6 +26,7 @@ from typing import Any
 
 from .costreport import Convention, CostReport, LayerCost, Totals
 from .costs import REGISTRY, Cost, OpCall, Registry
+from .errors import RuleError
 from .graph import Graph, Node, TensorInfo, Uncounted, Weight, nbytes_of
 
 #: Ops that, applied to weights only, just re-express a weight (constant-foldable).
@@ -166,6 +168,8 @@ def analyze(
                     cost = rule(call)
                 except Exception as exc:  # a rule that cannot cost this node: say so, never zero
                     cost = f"not counted: {exc}"
+                else:
+                    cost = _checked_cost(cost, rule, node.name, op)
                 if cacheable:
                     memo[key] = cost
             if isinstance(cost, str):
@@ -457,6 +461,22 @@ def _keep_larger_branches(
         level += 1
     kept = [i for i in range(len(layers)) if i not in dropped]
     return [layers[i] for i in kept], [nodes[i] for i in kept], notes
+
+
+def _checked_cost(cost: object, rule: object, node: str, op: str) -> Cost:
+    """A rule's result as a :class:`Cost` of non-negative integers, or a :class:`RuleError`
+    naming the rule and the node: a user's rule that returns a number, a negative count or
+    NaN would otherwise crash the totals or print them wrong."""
+    values = tuple(cost) if isinstance(cost, Cost) else ()
+    if values and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0 for v in values
+    ):
+        return Cost(*(int(v) for v in values))
+    name = getattr(rule, "__qualname__", repr(rule))
+    raise RuleError(
+        f"the cost rule for {op} ({name}) returned {cost!r} for node '{node}': a rule must "
+        "return a modelprof.Cost of non-negative integers"
+    )
 
 
 def _peak_activation_bytes(

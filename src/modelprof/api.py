@@ -180,5 +180,8 @@ def load_rules(path: str | os.PathLike[str]) -> None:
         runpy.run_path(str(p), run_name="modelprof_user_rules")
     except RuleError:
         raise
+    except SystemExit as exc:  # a rules file has no business ending the program
+        why = f"it called sys.exit({exc.code!r})"
+        raise RuleError(f"loading rules from {p} failed: {why}") from None
     except Exception as exc:
         raise RuleError(f"loading rules from {p} failed: {type(exc).__name__}: {exc}") from None

@@ -29,7 +29,7 @@ from .common import check_outputs, echo_err, emit
 )
 @click.option(
     "--stream-mib",
-    type=click.FloatRange(min=0.01),
+    type=options.Finite(min=0.01),
     default=64.0,
     show_default=True,
     help="Size of the tensor streamed to measure bandwidth (keep it well above the L3 cache).",

@@ -106,16 +106,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        if exc.filename is None:
+            return _internal_error(exc)
+        # a path the user gave that the system refuses: too long, not permitted, a loop...
+        reason = exc.strerror or type(exc).__name__
+        click.echo(f"modelprof: error: {printable(str(exc.filename))}: {reason}", err=True)
+        return 2
     except Exception as exc:  # a bug: one line, the traceback on request
-        if os.environ.get("MODELPROF_DEBUG"):
-            raise
-        click.echo(
-            f"modelprof: internal error: {type(exc).__name__}: {printable(str(exc))} "
-            "(set MODELPROF_DEBUG=1 for the traceback, and please report it)",
-            err=True,
-        )
-        return 3
+        return _internal_error(exc)
     return result if isinstance(result, int) else 0
+
+
+def _internal_error(exc: Exception) -> int:
+    if os.environ.get("MODELPROF_DEBUG"):
+        raise exc
+    click.echo(
+        f"modelprof: internal error: {type(exc).__name__}: {printable(str(exc))} "
+        "(set MODELPROF_DEBUG=1 for the traceback, and please report it)",
+        err=True,
+    )
+    return 3
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ runs, and ``modelprof count`` must not pay for a runtime's import.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,6 +20,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: what ``--runtime`` also accepts, and the names the commands receive instead
 RUNTIME_ALIASES = {"ov": "openvino", "ort": "onnxruntime"}
 RUNTIMES = ("openvino", "onnxruntime", *RUNTIME_ALIASES)
+
+
+class Finite(click.FloatRange):
+    """A float option that refuses NaN and infinities: a range check passes NaN (every
+    comparison with it is false), and ``--time nan`` ended in a crash deep in the measuring."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
 
 
 def _runtime_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -187,7 +201,7 @@ def before_after_options(f: F) -> F:
     f = click.option(
         "--time",
         "time_budget",
-        type=click.FloatRange(min=0.01),
+        type=Finite(min=0.01),
         default=1.0,
         show_default=True,
         help="Seconds per measurement pass.",

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 @click.option(
     "--time",
     "time_budget",
-    type=click.FloatRange(min=0.01),
+    type=options.Finite(min=0.01),
     default=2.0,
     show_default=True,
     help="Seconds per pass (throughput mode: per point) when --iterations is not given.",

@@ -40,13 +40,13 @@ def _layer_amount(values: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
 @click.argument("model")
 @click.option(
     "--amount",
-    type=float,
+    type=options.Finite(),
     help="Channel ratio to remove (structured) or share of "
     "weights to zero (unstructured); default 0.5.",
 )
 @click.option(
     "--target-macs",
-    type=float,
+    type=options.Finite(),
     help="Prune until MACs are at most this fraction of the original (searched).",
 )
 @click.option(
@@ -68,7 +68,9 @@ def _layer_amount(values: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
     show_default=True,
     help="Iterative pruning steps.",
 )
-@click.option("--heads", type=float, help="Share of attention heads to remove (transformers).")
+@click.option(
+    "--heads", type=options.Finite(), help="Share of attention heads to remove (transformers)."
+)
 @click.option("--unstructured", is_flag=True, help="Zero individual weights instead.")
 @click.option("--per-layer", is_flag=True, help="Unstructured: rank weights within each layer.")
 @options.finetune_options

@@ -22,7 +22,7 @@ from .common import STDOUT, check_outputs, echo_err, emit, model_argument, progr
 )
 @click.option(
     "--min-saving",
-    type=click.FloatRange(min=0),
+    type=options.Finite(min=0),
     help="Replace only layers whose MAC saving is at least this factor.",
 )
 @click.option("--layers", help="Comma-separated layer names or module paths to replace.")
