@@ -18,7 +18,7 @@ from typing import Any
 from .analysis import analyze
 from .api import InputShapes, ModelRef, load_graph
 from .costreport import CostReport
-from .errors import ModelprofError
+from .errors import ModelprofError, runtime_message
 
 
 @dataclass(frozen=True)
@@ -249,9 +249,7 @@ def _convert_torch(module: Any, infos: Sequence[Any], notes: list[str]) -> Any:
             input=[list(i.shape) for i in infos],
         )
     except Exception as exc:  # the converter raises many types
-        from .errors import first_line
-
-        notes.append(f"ov.convert_model failed: {first_line(exc)}")
+        notes.append(f"ov.convert_model failed: {runtime_message(exc)}")
         return None
 
 
@@ -269,7 +267,13 @@ def _save_ir(onnx_path: Path, xml: Path, compress: bool, notes: list[str]) -> Pa
         if not any("openvino is not installed" in n for n in notes):
             notes.append("openvino is not installed: the OpenVINO routes are skipped")
         return None
-    ov.save_model(ov.convert_model(str(onnx_path)), str(xml), compress_to_fp16=compress)
+    try:
+        ov.save_model(ov.convert_model(str(onnx_path)), str(xml), compress_to_fp16=compress)
+    except Exception as exc:  # the converter raises many types
+        note = f"ov.convert_model failed: {runtime_message(exc)}"
+        if note not in notes:  # the f32 and fp16 IRs fail alike
+            notes.append(note)
+        return None
     return xml
 
 

@@ -41,3 +41,25 @@ def first_line(exc: BaseException) -> str:
     raise multi-line messages with C++ stack traces, and an error here must be one line."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def runtime_message(exc: BaseException) -> str:
+    """What a runtime objected to, in its words, on one line.
+
+    OpenVINO's messages start with where they were thrown (``Exception from
+    src/inference/src/cpp/core.cpp:84:``, ``Check 'false' failed at ...``) and end with what is
+    wrong; ONNX Runtime's start with ``[ONNXRuntimeError] : 1 : FAIL :``. Both are trimmed to
+    the line that says what is wrong.
+    """
+    lines = [line.strip().lstrip("-").strip() for line in str(exc).splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return type(exc).__name__
+    if lines[0].startswith("[ONNXRuntimeError]"):  # one line; what follows is a stack
+        return lines[0].split(" : ", 3)[-1]
+    useful = [
+        line
+        for line in lines
+        if not line.startswith(("Exception from", "Check '", "While validating", "Summary:"))
+    ]
+    return useful[-1] if useful else lines[0]

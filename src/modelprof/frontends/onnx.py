@@ -165,6 +165,20 @@ def read_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
     return model
 
 
+def read_with_weights(path: str | os.PathLike[str]) -> onnx.ModelProto:
+    """An ONNX file with its weights, external data included (what a rewrite needs, where
+    counting never reads them), or one line saying why it cannot be read: a weights file
+    that is missing, truncated or outside the model's folder."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    p = Path(path)
+    try:
+        return onnx.load(str(p))
+    except (onnx.checker.ValidationError, DecodeError, ValueError, OSError, RuntimeError) as exc:
+        raise ModelLoadError(f"{p}: its weights cannot be read: {first_line(exc)}") from None
+
+
 def _read_skimmed(path: Path) -> onnx.ModelProto:
     """Parse a large file without its weight payloads (see protoskim)."""
     import mmap

@@ -250,7 +250,9 @@ def _relax_batch(path: Path, out: Path) -> Path:
     (``batch``), with inferred intermediate shapes dropped, so it runs at any batch."""
     import onnx
 
-    model = onnx.load(str(path))
+    from ..frontends import onnx as onnx_frontend
+
+    model = onnx_frontend.read_with_weights(path)
     stored = {init.name for init in model.graph.initializer}
     for vi in (*(i for i in model.graph.input if i.name not in stored), *model.graph.output):
         tensor_type = vi.type.tensor_type

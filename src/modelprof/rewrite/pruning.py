@@ -93,10 +93,11 @@ def _nonzero_torch(module: Any) -> int:
 
 def _nonzero_onnx(path: Path) -> int:
     import numpy as np
-    import onnx
     from onnx import numpy_helper
 
-    model = onnx.load(str(path))
+    from ..frontends import onnx as onnx_frontend
+
+    model = onnx_frontend.read_with_weights(path)
     return int(
         sum(
             np.count_nonzero(numpy_helper.to_array(i))
@@ -486,7 +487,7 @@ def _prune_onnx(
     from ..frontends import onnx as onnx_frontend
 
     source = Path(str(model))
-    proto = onnx.load(str(source))
+    proto = onnx_frontend.read_with_weights(source)
     shapes = {i.name: i.shape for i in graph.input_infos()}
     before_count = analyze(graph)
     before = PruneSide(before_count, source.stat().st_size, _nonzero_onnx(source))

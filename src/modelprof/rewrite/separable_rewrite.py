@@ -14,7 +14,7 @@ from typing import Any
 
 from ..analysis import analyze
 from ..api import InputShapes, ModelRef, build_module, load_graph
-from ..errors import ModelprofError
+from ..errors import ModelprofError, runtime_message
 from ..graph import Graph
 from ..measure.profilereport import ProfileLayer, ProfileReport
 from ..measure.runtimes import RunSettings
@@ -114,8 +114,14 @@ def onnx_output_error(original: Path, rewritten: Path, inputs: dict[str, Any]) -
 
     outs = []
     for path in (original, rewritten):
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        outs.append(session.run(None, inputs)[0])
+        try:
+            session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            outs.append(session.run(None, inputs)[0])
+        except Exception as exc:  # ONNX Runtime's own exception types derive from Exception
+            if isinstance(exc, ModelprofError):
+                raise
+            why = runtime_message(exc)
+            raise ModelprofError(f"ONNX Runtime refused {path.name}: {why}") from None
     return _relative_error(outs[0], outs[1])
 
 
@@ -269,7 +275,7 @@ def _rewrite_onnx(
     from .transforms.separable import rewrite_onnx
 
     source = Path(str(model))
-    proto = onnx.load(str(source))  # with weights: the rewrite needs their values
+    proto = onnx_frontend.read_with_weights(source)  # with weights: the rewrite needs their values
     errors = rewrite_onnx(proto, graph, names, multiplier)
     path = work / "rewritten.onnx"
     onnx.save_model(proto, str(path))

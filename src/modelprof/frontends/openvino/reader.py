@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ...errors import MissingExtraError, ModelLoadError
+from ...errors import MissingExtraError, ModelLoadError, runtime_message
 
 
 def import_openvino() -> Any:
@@ -85,10 +85,4 @@ def _check_xml(path: Path) -> None:
 
 def reason(exc: BaseException) -> str:
     """The line of an OpenVINO exception that says what is wrong (not where it was thrown)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    useful = [
-        line
-        for line in lines
-        if not line.startswith(("Exception from", "Check '", "While validating"))
-    ]
-    return (useful or lines or [type(exc).__name__])[-1]
+    return runtime_message(exc)

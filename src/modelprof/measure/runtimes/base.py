@@ -12,15 +12,19 @@ Precision, thread count and runtime version travel with every measurement.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-from ...errors import MissingExtraError
+from ...errors import MissingExtraError, ModelprofError, runtime_message
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 PRECISIONS = ("f32", "bf16", "f16")
 
@@ -162,6 +166,31 @@ class Runtime(ABC):
             "threads": threads,
             "compile_ms": compile_ms,
         }
+
+
+def refusals(
+    runtime: str, refused: Callable[[BaseException], bool]
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Wrap a runtime's method so that what the runtime raises when it refuses the model, its
+    inputs or a setting (``refused(exc)`` says which exceptions those are) becomes one
+    :class:`ModelprofError` saying what it objected to, in its words: an invalid graph, a
+    missing weights file, an op it does not know, a Reshape impossible at run time."""
+
+    def wrap(method: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(method)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return method(*args, **kwargs)
+            except ModelprofError:
+                raise
+            except Exception as exc:
+                if not refused(exc):
+                    raise
+                raise ModelprofError(f"{runtime} refused: {runtime_message(exc)}") from None
+
+        return guarded
+
+    return wrap
 
 
 def import_runtime(module: str, extra: str) -> Any:

@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ...errors import ModelprofError, first_line
+from ...errors import ModelprofError, runtime_message
 from .base import (
     AsyncMeasurement,
     Measurement,
@@ -29,12 +29,21 @@ from .base import (
     RuntimeLayer,
     import_runtime,
     keep_submitting,
+    refusals,
     resident_bytes,
     rss_growth,
     timed_runs,
 )
 
 _LEVELS = ("disable", "basic", "extended", "all")
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether ONNX Runtime raised ``exc`` to refuse something (its own exception types,
+    Fail, InvalidGraph, NoSuchFile..., or the RuntimeError/ValueError of its Python layer)."""
+    return isinstance(exc, RuntimeError | ValueError) or type(exc).__module__.startswith(
+        "onnxruntime"
+    )
 
 
 def _import() -> Any:
@@ -114,9 +123,11 @@ class OnnxRuntime(Runtime):
                 self._options(settings, profile_dir),
                 providers=[self._provider(settings)],
             )
-        except (RuntimeError, ValueError) as exc:
-            first = first_line(exc)
-            raise ModelprofError(f"ONNX Runtime cannot load the model: {first}") from None
+        except Exception as exc:
+            if not _refused(exc):
+                raise
+            why = runtime_message(exc)
+            raise ModelprofError(f"ONNX Runtime cannot load the model: {why}") from None
 
     @staticmethod
     def _bound(session: Any, inputs: Mapping[str, Any]) -> Any:
@@ -141,6 +152,7 @@ class OnnxRuntime(Runtime):
         compile_ms = (time.perf_counter() - t0) * 1e3
         return session, self._bound(session, inputs), compile_ms
 
+    @refusals("ONNX Runtime", _refused)
     def measure(
         self, onnx_path: Path, inputs: Mapping[str, Any], settings: RunSettings
     ) -> Measurement:
@@ -178,6 +190,7 @@ class OnnxRuntime(Runtime):
             rss_bytes=rss_growth(rss_before, rss_after),
         )
 
+    @refusals("ONNX Runtime", _refused)
     def measure_throughput(
         self,
         onnx_path: Path,
@@ -205,7 +218,7 @@ class OnnxRuntime(Runtime):
         except Exception as exc:  # ORT raises its own exception types for a bad shape
             shapes = ", ".join(f"{n}={'x'.join(map(str, a.shape))}" for n, a in inputs.items())
             raise ModelprofError(
-                f"ONNX Runtime cannot run the model at {shapes}: {first_line(exc)}"
+                f"ONNX Runtime cannot run the model at {shapes}: {runtime_message(exc)}"
             ) from None
 
         samples: list[list[float]] = [[] for _ in range(workers)]
@@ -264,6 +277,7 @@ class OnnxRuntime(Runtime):
             notes=notes,
         )
 
+    @refusals("ONNX Runtime", _refused)
     def bound_infer(
         self, onnx_path: Path, inputs: Mapping[str, Any], settings: RunSettings
     ) -> tuple[Callable[[], object], dict[str, Any]]:

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ...errors import ModelprofError, first_line
+from ...errors import ModelprofError, runtime_message
 from .base import (
     PRECISIONS,
     AsyncMeasurement,
@@ -26,6 +26,7 @@ from .base import (
     RuntimeLayer,
     import_runtime,
     keep_submitting,
+    refusals,
     resident_bytes,
     rss_growth,
     timed_runs,
@@ -81,8 +82,8 @@ class OpenVINORuntime(Runtime):
         try:
             return core.compile_model(model, device, dict(config))
         except RuntimeError as exc:
-            first = first_line(exc)
-            raise ModelprofError(f"OpenVINO cannot compile the model: {first}") from None
+            why = runtime_message(exc)
+            raise ModelprofError(f"OpenVINO cannot compile the model: {why}") from None
 
     def _latency_request(
         self,
@@ -101,6 +102,7 @@ class OpenVINORuntime(Runtime):
         compile_ms = (time.perf_counter() - t0) * 1e3
         return compiled, _bound(compiled.create_infer_request(), inputs), compile_ms
 
+    @refusals("OpenVINO", lambda exc: isinstance(exc, RuntimeError))
     def measure(
         self, onnx_path: Path, inputs: Mapping[str, Any], settings: RunSettings
     ) -> Measurement:
@@ -185,6 +187,7 @@ class OpenVINORuntime(Runtime):
             )
         return layers
 
+    @refusals("OpenVINO", lambda exc: isinstance(exc, RuntimeError))
     def measure_throughput(
         self,
         onnx_path: Path,
@@ -256,6 +259,7 @@ class OpenVINORuntime(Runtime):
             notes=notes,
         )
 
+    @refusals("OpenVINO", lambda exc: isinstance(exc, RuntimeError))
     def bound_infer(
         self, onnx_path: Path, inputs: Mapping[str, Any], settings: RunSettings
     ) -> tuple[Callable[[], object], dict[str, Any]]:
@@ -301,8 +305,8 @@ def _read_reshaped(core: Any, onnx_path: Path, inputs: Mapping[str, Any]) -> Any
     try:
         model = core.read_model(str(onnx_path))
     except RuntimeError as exc:
-        first = first_line(exc)
-        raise ModelprofError(f"OpenVINO cannot read the model: {first}") from None
+        why = runtime_message(exc)
+        raise ModelprofError(f"OpenVINO cannot read the model: {why}") from None
     shapes = {name: list(arr.shape) for name, arr in inputs.items()}
     current: dict[str, Any] = {}
     for port in model.inputs:
@@ -317,7 +321,7 @@ def _read_reshaped(core: Any, onnx_path: Path, inputs: Mapping[str, Any]) -> Any
         except RuntimeError as exc:
             wanted = ", ".join(f"{n}={'x'.join(map(str, s))}" for n, s in shapes.items())
             raise ModelprofError(
-                f"OpenVINO cannot reshape the model to {wanted}: {first_line(exc)}"
+                f"OpenVINO cannot reshape the model to {wanted}: {runtime_message(exc)}"
             ) from None
     return model
 
