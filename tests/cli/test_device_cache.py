@@ -50,3 +50,23 @@ def test_cached_and_profile_use_the_measurement_made_with_their_threads(
     }
     assert main([*profile, "--threads", "2"]) == 0
     assert json.loads(capsys.readouterr().out)["ceilings"] is None
+
+
+@pytest.mark.parametrize("content", ["garbage{", "[1, 2]", '{"peak_gflops_per_s": NaN}', ""])
+def test_a_cache_that_cannot_be_read_is_ignored_with_a_warning(
+    private_cache: Path, capsys: pytest.CaptureFixture[str], content: str
+) -> None:
+    path = cache.cache_path("onnxruntime", "f32", threads=1)
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    profile = ["profile", "seed-cnn", "--runtime", "ort", "--threads", "1", "--format", "json"]
+    assert main([*profile, "--iterations", "3", "--warmup", "1"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["ceilings"] is None  # measured, just without a roofline
+    assert captured.err == (
+        f"modelprof: warning: ignoring the device ceilings cache {path}: it cannot be read "
+        "(modelprof device --runtime onnxruntime measures them again)\n"
+    )
+    # and device measures them again over it
+    assert main(["device", "--runtime", "ort", "--threads", "1", *SMALL, "-q"]) == 0
+    assert cache.load_cached("onnxruntime", "f32", threads=1) is not None

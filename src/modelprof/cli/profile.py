@@ -8,7 +8,7 @@ import click
 
 from ..shapes import parse_input_shape
 from . import options
-from .common import STDOUT, check_outputs, emit, model_argument, progress
+from .common import STDOUT, check_outputs, echo_err, emit, model_argument, progress
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -185,9 +185,16 @@ def profile_command(
             quiet=quiet,
         )
         return
-    from ..measure.ceilings import load_cached
+    from ..measure.ceilings import load_cached, unreadable_cache
     from ..measure.profiling import profile
     from ..render import jsondoc, profile_view
+
+    unreadable = unreadable_cache(runtime, precision, device, threads=threads)
+    if unreadable is not None and not quiet:
+        echo_err(
+            f"warning: ignoring the device ceilings cache {unreadable}: it cannot be read "
+            f"(modelprof device --runtime {runtime} measures them again)"
+        )
 
     with progress(f"profiling {model} on {runtime}...", quiet=quiet):
         report = profile(

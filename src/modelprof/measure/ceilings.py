@@ -275,3 +275,21 @@ def load_cached(
     if not all(math.isfinite(r) and r > 0 for r in rates):
         return None  # a zero, negative or NaN ceiling would break the roofline
     return ceilings
+
+
+def unreadable_cache(
+    runtime: str,
+    precision: str,
+    device: str = "CPU",
+    *,
+    threads: int | None = None,
+    streams: int | None = None,
+) -> Path | None:
+    """The cache file for these settings when it exists but :func:`load_cached` cannot use it
+    (corrupt, truncated, another version's, not a file): it is then ignored, never fatal, and
+    the caller says so, since ``modelprof device`` measures it again."""
+    key = CacheKey.of(runtime, precision, device, threads=threads, streams=streams)
+    if not os.path.lexists(key.path):
+        return None
+    found = load_cached(runtime, precision, device, threads=threads, streams=streams)
+    return key.path if found is None else None
