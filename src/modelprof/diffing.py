@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .costreport import SCHEMA_VERSION
+from .costreport import SCHEMA_VERSION, Convention
 from .errors import ModelprofError
 
 #: the per-layer figures compared, in output order
@@ -121,14 +121,53 @@ def count_document_of(doc: Any, ref: str) -> dict[str, Any]:
     layers, total = doc.get("layers"), doc.get("total")
     if not isinstance(layers, list) or not isinstance(total, dict):
         raise DiffInputError(f"{ref}: count report without 'layers' and 'total'")
+    _check_convention(doc.get("convention"), ref)
     for i, layer in enumerate(layers):
         if not isinstance(layer, dict) or not isinstance(layer.get("name"), str):
             raise DiffInputError(f"{ref}: layer {i} has no name")
         for metric in LAYER_METRICS:
-            if not isinstance(layer.get(metric), int):
-                raise DiffInputError(f"{ref}: layer '{layer['name']}' has no integer '{metric}'")
+            if not _is_count(layer.get(metric)):
+                raise DiffInputError(
+                    f"{ref}: layer '{layer['name']}' has no count '{metric}' (an integer "
+                    f"from 0 to 2^63), it has {_shown(layer.get(metric))}"
+                )
+    for metric in TOTAL_METRICS:
+        if metric in total and not _is_count(total[metric]):
+            raise DiffInputError(
+                f"{ref}: total '{metric}' is {_shown(total[metric])}, not an integer from 0 "
+                "to 2^63"
+            )
     checked: dict[str, Any] = doc
     return checked
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def _is_count(value: object) -> bool:
+    """A count as a report writes it: an integer, not a bool, not negative, and small enough
+    for every runtime and JSON reader (the largest model counted is far below 2^63)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 63
+
+
+def _check_convention(convention: object, ref: str) -> None:
+    """The report's convention must be one this modelprof writes: the same definitions of
+    MACs and FLOPs (otherwise the two sides count different things), known fields only."""
+    if convention is None:
+        return
+    ours = Convention(count_bias=True, training=True, int_macs=True).to_dict()
+    if not isinstance(convention, dict) or not set(convention) <= set(ours):
+        raise DiffInputError(f"{ref}: its 'convention' is not one modelprof writes")
+    for key in ("macs", "flops"):
+        if convention.get(key, ours[key]) != ours[key]:
+            raise DiffInputError(
+                f"{ref}: counted under another convention ({key}: {convention.get(key)!r})"
+            )
+    for key in ("count_bias", "training"):
+        if not isinstance(convention.get(key, False), bool):
+            raise DiffInputError(f"{ref}: convention '{key}' is not true or false")
 
 
 def _side(doc: Mapping[str, Any], ref: str) -> Side:

@@ -220,5 +220,49 @@ def test_matching_by_name_order_and_repeats() -> None:
         ("tail", "added"),
     ]
     assert diff.total("flops").delta == 2 * ((1 + 7 + 6 + 3 + 8) - (1 + 2 + 3 + 4 + 5))
-    with pytest.raises(DiffInputError, match="has no integer 'flops'"):
+    with pytest.raises(DiffInputError, match="has no count 'flops'"):
         diff_documents(a, {**b, "layers": [{"name": "x", "params": 1, "macs": 1}]})
+
+
+def _edited(report: Path, folder: Path, edit: Any) -> Path:
+    doc = json.loads(report.read_text())
+    text = edit(doc)
+    path = folder / "edited.json"
+    path.write_text(text if isinstance(text, str) else json.dumps(doc))
+    return path
+
+
+def _set(doc: dict[str, Any], where: tuple[Any, ...], value: Any) -> None:
+    target = doc
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = value
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (lambda d: "[" * 100_000 + "]" * 100_000, "nested too deeply to be a count report"),
+        (lambda d: json.dumps(d).replace('"flops": 394780', '"flops": NaN'), "it holds NaN"),
+        (lambda d: _set(d, ("layers", 0, "macs"), -5), "no count 'macs' (an integer from 0"),
+        (lambda d: _set(d, ("layers", 0, "macs"), 10**400), "it has 100000000000000000000"),
+        (lambda d: _set(d, ("layers", 0, "macs"), True), "it has True"),
+        (lambda d: _set(d, ("total", "flops"), "lots"), "total 'flops' is 'lots'"),
+        (lambda d: _set(d, ("convention", "macs"), "FMAs"), "counted under another convention"),
+        (lambda d: _set(d, ("convention", "flops_per_mac"), 1), "not one modelprof writes"),
+        (lambda d: _set(d, ("convention",), []), "not one modelprof writes"),
+    ],
+    ids=["deep", "nan", "negative", "huge", "bool", "total", "convention", "field", "type"],
+)
+def test_a_saved_report_is_checked_against_its_schema_before_use(
+    tmp_path: Path,
+    reports: tuple[Path, Path],
+    capsys: pytest.CaptureFixture[str],
+    edit: Any,
+    words: str,
+) -> None:
+    bad = _edited(reports[0], tmp_path, edit)
+    code, out, err = run(capsys, str(reports[0]), str(bad))
+    assert (code, out) == (2, ""), err
+    assert err.startswith(f"modelprof: error: {bad}: ") and err.count("\n") == 1, err
+    assert words in err

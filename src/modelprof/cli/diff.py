@@ -108,13 +108,17 @@ def _load(ref: str, specs: list[Any], count_bias: bool) -> dict[str, Any]:
         if not path.is_file():
             raise DiffInputError(f"no such file: {path}")
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+        except RecursionError:
+            raise DiffInputError(f"{path}: nested too deeply to be a count report") from None
         except json.JSONDecodeError as exc:
             raise DiffInputError(
                 f"{path}: not a JSON document ({exc.msg} at line {exc.lineno})"
             ) from None
         except UnicodeDecodeError:
             raise DiffInputError(f"{path}: not a JSON document (not UTF-8 text)") from None
+        except ValueError as exc:
+            raise DiffInputError(f"{path}: not a count report: {exc}") from None
         except OSError as exc:
             raise DiffInputError(f"cannot read {path}: {exc.strerror}") from None
         return count_document_of(doc, ref)
@@ -122,6 +126,11 @@ def _load(ref: str, specs: list[Any], count_bias: bool) -> dict[str, Any]:
     from ..render.jsondoc import count_document
 
     return count_document(count(ref, specs or None, count_bias=count_bias))
+
+
+def _no_constant(name: str) -> None:
+    """NaN and Infinity are not JSON, and no count is either."""
+    raise ValueError(f"it holds {name}, which no count report does")
 
 
 def _looks_like_json(path: Path) -> bool:
