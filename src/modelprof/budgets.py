@@ -233,7 +233,10 @@ def load_config_budgets(path: str | os.PathLike[str]) -> dict[str, Budget]:
     accepted for dashes (``max_params``).
     """
     p = Path(path)
-    table = _load_toml(p).get("tool", {}).get("modelprof", {})
+    tool = _load_toml(p).get("tool", {})
+    if not isinstance(tool, Mapping):
+        raise BudgetError(f"{p}: 'tool' must be a table ([tool])")
+    table = tool.get("modelprof", {})
     if not isinstance(table, Mapping):
         raise BudgetError(f"{p}: [tool.modelprof] must be a table")
     budgets: dict[str, Budget] = {}

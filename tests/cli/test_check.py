@@ -203,6 +203,8 @@ def test_malformed_sizes_are_one_line_exit_2(
         ('[tool.modelprof]\nmax-flops = "lots"\n', "malformed max-flops in"),
         ("[tool.modelprof]\nmax-flops = true\n", "malformed max-flops in"),
         ("[tool.modelprof\nmax-flops = 1\n", "invalid TOML"),
+        ("tool = 5\n", "'tool' must be a table"),  # it was an internal error
+        ("[tool]\nmodelprof = 5\n", "[tool.modelprof] must be a table"),
     ],
 )
 def test_malformed_config_is_one_line_exit_2(
