@@ -217,3 +217,37 @@ def test_rank_one_rewrite_of_an_onnx_file_points_to_the_pytorch_route(tmp_path: 
     assert result.report.model_macs_after * 1152 == modelprof.count(source).total.macs * 200
     assert any("needs the PyTorch model" in note for note in result.report.notes)
     assert not any(note.endswith("trained model (--finetune)") for note in result.report.notes)
+
+
+def test_pools_that_do_not_fit_the_map_are_left_out_with_a_note() -> None:
+    from modelprof.analysis import analyze
+    from modelprof.api import load_graph
+    from modelprof.rewrite.transforms.pooling import pooling_whatif
+
+    # resnet18's fc sees a 512x1x1 map: a 2x2 pool does not fit it, a global one changes
+    # nothing (it used to offer '0 inputs after, 512,000x saved')
+    graph = load_graph("resnet18")
+    (fc,) = pooling_whatif(graph, analyze(graph))
+    assert fc.options == ()
+    assert fc.omitted == (
+        "no 2x2 pool: the map is 1x1, smaller than the pool",
+        "no global pool: the map is 1x1, already one position",
+    )
+
+
+def test_a_map_one_position_high_gets_only_the_global_pool() -> None:
+    from torch import nn
+
+    from modelprof.analysis import analyze
+    from modelprof.api import load_graph
+    from modelprof.rewrite.transforms.pooling import pooling_whatif
+
+    # a 4x1x3 map flattened into a 12 -> 2 dense layer: 2x2 does not fit (height 1); global
+    # leaves 4 inputs: 4 x 2 = 8 MACs, for 12 adds of pooling
+    module = nn.Sequential(nn.Flatten(), nn.Linear(12, 2, bias=False))
+    graph = load_graph(module, {"input": (1, 4, 1, 3)})
+    (dense,) = pooling_whatif(graph, analyze(graph))
+    assert [(o.kind, o.features, o.macs, o.pool_flops) for o in dense.options] == [
+        ("global", 4, 8, 12)
+    ]
+    assert dense.omitted == ("no 2x2 pool: the map is 1x3, smaller than the pool",)

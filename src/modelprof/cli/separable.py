@@ -140,14 +140,19 @@ def pooling_command(
     check_outputs(output, force=force, model=model)
     specs = [parse_input_shape(s) for s in input_shapes]
     graph = load_graph(model, specs or None)
-    layers = pooling_whatif(graph, analyze(graph))
-    # a JSON document (or a report file) says why it lists nothing; a terminal gets the line
-    notes = [] if layers else [f"{graph.name} has no dense layer fed by a flattened spatial map"]
-    if notes and fmt == "table":
+    found = pooling_whatif(graph, analyze(graph))
+    layers = [layer for layer in found if layer.options]
+    # pools that do not fit a layer's map are left out, saying so
+    notes = [f"{layer.name}: {why}" for layer in found for why in layer.omitted]
+    if not found:
+        notes = [f"{graph.name} has no dense layer fed by a flattened spatial map"]
+    # a JSON document (or a report file) says why it lists nothing; a terminal gets the lines
+    if not layers and fmt == "table":
         if not quiet:
-            echo_err(notes[0])
+            for note in notes:
+                echo_err(note)
         if output is None:
-            return  # an empty table would say no more than that line
+            return  # an empty table would say no more than those lines
     document: RenderableType
     if fmt == "json":
         document = jsondoc.dumps(pooling_document(graph.name, layers, notes))

@@ -44,6 +44,8 @@ class PoolingLayer:
     macs: int
     flops: int
     options: tuple[PoolOption, ...]
+    #: why a pool was not offered: one that does not fit the map, or would not shrink it
+    omitted: tuple[str, ...] = ()
 
 
 def _spatial_source(graph: Graph, tensor: str) -> tuple[int, ...] | None:
@@ -60,6 +62,9 @@ def _spatial_source(graph: Graph, tensor: str) -> tuple[int, ...] | None:
 
 
 def pooling_whatif(graph: Graph, report: CostReport) -> list[PoolingLayer]:
+    """Each dense layer fed by a flattened map, with the pools that fit its map: a 2x2 pool
+    needs every spatial side to be at least 2, and a global pool a map of more than one
+    position (on a 1x1 map it changes nothing). What is left out says why in ``omitted``."""
     layers = {layer.name: layer for layer in report.layers}
     out = []
     for node in graph.nodes:
@@ -73,26 +78,33 @@ def pooling_whatif(graph: Graph, report: CostReport) -> list[PoolingLayer]:
         features = channels * prod(spatial)
         out_features = layer.macs // (batch * features) if features else 0
         bias = layer.params - features * out_features
-        options = []
+        options, omitted = [], []
+        map_text = "x".join(map(str, spatial))
         halved = channels * prod(d // 2 for d in spatial)
-        options.append(
-            PoolOption(
-                "2x2",
-                halved,
-                halved * out_features + bias,
-                batch * halved * out_features,
-                batch * halved * 4,
+        if all(d >= 2 for d in spatial):
+            options.append(
+                PoolOption(
+                    "2x2",
+                    halved,
+                    halved * out_features + bias,
+                    batch * halved * out_features,
+                    batch * halved * 4,
+                )
             )
-        )
-        options.append(
-            PoolOption(
-                "global",
-                channels,
-                channels * out_features + bias,
-                batch * channels * out_features,
-                batch * features,
+        else:
+            omitted.append(f"no 2x2 pool: the map is {map_text}, smaller than the pool")
+        if prod(spatial) > 1:
+            options.append(
+                PoolOption(
+                    "global",
+                    channels,
+                    channels * out_features + bias,
+                    batch * channels * out_features,
+                    batch * features,
+                )
             )
-        )
+        else:
+            omitted.append(f"no global pool: the map is {map_text}, already one position")
         out.append(
             PoolingLayer(
                 node.name,
@@ -104,6 +116,7 @@ def pooling_whatif(graph: Graph, report: CostReport) -> list[PoolingLayer]:
                 layer.macs,
                 layer.flops,
                 tuple(options),
+                tuple(omitted),
             )
         )
     return out
