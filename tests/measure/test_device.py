@@ -57,8 +57,9 @@ def test_measured_ceilings_are_positive_and_plausible(runtime: str) -> None:
     assert c.ridge_flop_per_byte == pytest.approx(c.peak_gflops_per_s / c.bandwidth_gb_per_s)
     assert (c.runtime, c.precision, c.threads) == (runtime, "f32", 2)
     assert result.runtime_precision == "f32"
-    # the work is what the docstring says: 2 n^3 per MatMul, read + write per streamed byte
-    assert result.compute.work == 2 * 256**3 * 2
+    # the work is what the docstring says: 2 n^3 per MatMul, or 2 x C x 28^2 x C x 9 per 3x3
+    # convolution (C = 256 / 8 = 32), whichever probe ran faster; read + write per byte
+    assert result.compute.work in (2 * 256**3 * 2, 2 * 32 * 28 * 28 * 32 * 9 * 2)
     assert result.bandwidth.work == 2 * 4 * 1024 * 1024
     assert result.compute.unit == "FLOP" and result.bandwidth.unit == "B"
     for probe in (result.compute, result.bandwidth):
@@ -73,8 +74,11 @@ def test_measured_ceilings_are_positive_and_plausible(runtime: str) -> None:
 
 def test_openvino_runs_the_gemm_in_the_library_kernel() -> None:
     result = measured("openvino")
-    # OpenVINO turns a MatMul with constant weights into its GEMM layer, FullyConnected
-    assert any(k.startswith("FullyConnected") for k in result.compute.kernels)
+    # OpenVINO turns a MatMul with constant weights into its GEMM layer, FullyConnected, and
+    # runs the convolutions in its own kernel; the peak is the faster, and the note says both
+    assert any(k.startswith(("FullyConnected", "Convolution")) for k in result.compute.kernels)
+    (note,) = [n for n in result.notes if n.startswith("peak compute from the faster probe")]
+    assert "FullyConnected" in note and "Convolution" in note
     # and runs the Mul as one elementwise kernel (a Subgraph, or Eltwise on older versions)
     assert len(result.bandwidth.kernels) == 1
     assert result.bandwidth.kernels[0].startswith(("Subgraph", "Eltwise", "Multiply"))
@@ -310,7 +314,9 @@ def test_device_json_document_and_cache(
     assert doc["ridge_flop_per_byte"] == pytest.approx(
         doc["peak_gflops_per_s"] / doc["bandwidth_gb_per_s"]
     )
-    assert doc["compute"]["work"] == 2 * 128**3 * 2 and doc["compute"]["kernels"]
+    # the faster probe: 2 x 128^3 per MatMul, or 2 x 16 x 28^2 x 16 x 9 per 3x3 convolution
+    assert doc["compute"]["work"] in (2 * 128**3 * 2, 2 * 16 * 28 * 28 * 16 * 9 * 2)
+    assert doc["compute"]["kernels"]
     assert doc["bandwidth"]["work"] == 2 * 2 * 1024 * 1024 and doc["bandwidth"]["kernels"]
     assert doc["cached"] is True
     assert Path(doc["cache_path"]) == cache.cache_path(runtime, "f32")
@@ -430,8 +436,11 @@ def _check_roofline(report: ProfileReport, c: Ceilings) -> None:
         assert row.attainable_us == pytest.approx(expected * 1e6, rel=1e-9), row.name
         intensity = row.flops / row.bytes_moved if row.bytes_moved else math.inf
         assert row.bound == ("compute" if intensity >= c.ridge_flop_per_byte else "memory")
-        if row.time_us > 0:
+        if row.time_us > 0 and row.attainable_us <= row.time_us:
             assert row.efficiency == pytest.approx(row.attainable_us / row.time_us)
+        elif row.time_us > 0:  # faster than the ceilings allow: not shown as a fact
+            assert row.efficiency is None
+            assert any("ran faster than the device ceilings allow" in n for n in report.notes)
     for row in report.layers:  # layers with nothing to count get no verdict
         if row.folded_into or not (row.flops or row.bytes_moved):
             assert row.bound is None and row.attainable_us is None
@@ -526,6 +535,33 @@ def test_roofline_classification_by_hand(seed_prepared: PreparedModel) -> None:
     assert _synthetic_join(seed_prepared, 20_000, 1_000, 1.0, None).bound is None
 
 
+def test_an_efficiency_above_100_percent_is_flagged_not_shown(
+    seed_prepared: PreparedModel,
+) -> None:
+    # 20,000 FLOPs at a 100 GFLOP/s peak take at least 0.2 us: measured in 0.05 us, the peak
+    # (not the layer) is wrong; it used to print 400 %
+    row = _synthetic_join(seed_prepared, flops=20_000, moved=1_000, time_us=0.05, ceilings=RIDGE_10)
+    assert (row.bound, row.efficiency) == ("compute", None)
+    assert row.attainable_us == pytest.approx(0.2)
+    layer = seed_prepared.count.layers[0]
+    costed = replace(layer, macs=10_000, flops=20_000, bytes_moved=1_000, intensity=20.0)
+    one = replace(seed_prepared, count=replace(seed_prepared.count, layers=(costed,)))
+    measurement = Measurement(
+        runtime="synthetic", runtime_version="0", device="CPU", precision="f32", threads=1,
+        compile_ms=1.0, first_inference_ms=1.0, latency_us=(0.05,) * 3,
+        profiled_latency_us=(0.05,) * 3,
+        layers=(RuntimeLayer("kernel", layer.op, "ref", "f32", (0.05,) * 3, (layer.name,)),),
+    )  # fmt: skip
+    notes = join(one, measurement, RIDGE_10).notes
+    assert any(
+        note.startswith(
+            f"1 layer(s) ran faster than the device ceilings allow (up to 400%, {layer.name})"
+        )
+        and "the peak was measured too low" in note
+        for note in notes
+    ), notes
+
+
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_one_measurement_joined_under_chosen_ceilings(
     runtime: str, seed_prepared: PreparedModel
@@ -554,3 +590,43 @@ def test_one_measurement_joined_under_chosen_ceilings(
     report = join(prepared, measurement, split)
     _check_roofline(report, split)
     assert {r.bound for r in _bound_rows(report)} == {"compute", "memory"}
+
+
+def _timed(prepared: PreparedModel, latency: tuple[float, ...], layer_us: float) -> ProfileReport:
+    layer = prepared.count.layers[0]
+    one = replace(prepared, count=replace(prepared.count, layers=(layer,)))
+    measurement = Measurement(
+        runtime="synthetic", runtime_version="0", device="CPU", precision="f32", threads=1,
+        compile_ms=1.0, first_inference_ms=1.0, latency_us=latency, profiled_latency_us=latency,
+        layers=(RuntimeLayer("kernel", layer.op, "ref", "f32", (layer_us,) * 3, (layer.name,)),),
+    )  # fmt: skip
+    return join(one, measurement, None)
+
+
+def test_a_disturbed_measurement_says_so_with_what_to_do(
+    seed_prepared: PreparedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelprof.measure import profiling
+
+    monkeypatch.setattr(profiling, "_load_per_core", lambda: 0.5)
+    clean = _timed(seed_prepared, (100.0, 100.0, 100.0), 95.0)
+    assert not any("per-layer times" in n or "spread" in n for n in clean.notes)
+    # the layers add up to 56 us of a 100 us inference: coverage 56 %
+    (note,) = [n for n in _timed(seed_prepared, (100.0,) * 3, 56.0).notes if "add up" in n]
+    assert note.startswith("the per-layer times add up to 56% of the end-to-end time")
+    # 50, 100, 150 us: IQR 125 - 75 = 50 us, 50 % of the median
+    (note,) = [n for n in _timed(seed_prepared, (50.0, 100.0, 150.0), 95.0).notes if "IQR" in n]
+    assert note.startswith("the latency spread (IQR 50% of the median) is above 10%")
+    monkeypatch.setattr(profiling, "_load_per_core", lambda: 2.0)
+    busy = _timed(seed_prepared, (100.0,) * 3, 95.0).notes
+    assert "the machine was busy (load 2.0 per core over the last minute)" in " ".join(busy)
+
+
+def test_the_convolution_probe_does_the_work_it_claims() -> None:
+    import modelprof
+    from modelprof.measure.device import conv_model
+
+    # 8 -> 8 channels, 3x3, padding 1, on 28x28: 8 x 28 x 28 x 8 x 9 = 451,584 MACs each
+    report = modelprof.count(conv_model(8, 2))
+    assert [layer.macs for layer in report.layers] == [451_584, 451_584]
+    assert report.total.flops == 2 * 2 * 451_584

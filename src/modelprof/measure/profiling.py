@@ -8,8 +8,10 @@ in the result: with a measured time, or as folded into a runtime layer.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from statistics import median
 from typing import Any
@@ -195,8 +197,9 @@ def join(
                 folded_into=row_of.get(layer.name, "(removed by the runtime)"),
             )
         )
-    notes = list(measurement.notes)
-    return ProfileReport(
+    rows, ceiling_notes = _beyond_ceilings(rows, measurement.runtime)
+    notes = [*measurement.notes, *ceiling_notes]
+    report = ProfileReport(
         model=prepared.label,
         runtime=measurement.runtime,
         runtime_version=measurement.runtime_version,
@@ -214,6 +217,80 @@ def join(
         ceilings=ceilings,
         notes=tuple(notes),
     )
+    return replace(report, notes=(*report.notes, *measurement_warnings(report)))
+
+
+#: A measurement whose per-layer times sum to less or more than this share of the end-to-end
+#: time, or whose spread is larger, was disturbed: it is said, with what to do.
+COVERAGE_RANGE = (0.8, 1.25)
+MAX_RELATIVE_IQR = 0.10
+
+
+def measurement_warnings(report: ProfileReport) -> list[str]:
+    """What makes this measurement less than clean, each with what to do: per-layer times
+    that do not add up to the end-to-end time, a wide spread, a busy machine."""
+    warnings = []
+    low, high = COVERAGE_RANGE
+    coverage = report.time_coverage
+    if not low <= coverage <= high:
+        warnings.append(
+            f"the per-layer times add up to {coverage:.0%} of the end-to-end time "
+            f"(expected {low:.0%}-{high:.0%}): the two passes ran under different loads or "
+            "the profiler's overhead dominates a tiny model; measure on a quiet machine, with "
+            "fewer --threads, or a longer --time"
+        )
+    stats = report.latency_us
+    if stats.median > 0 and stats.iqr / stats.median > MAX_RELATIVE_IQR:
+        warnings.append(
+            f"the latency spread (IQR {stats.iqr / stats.median:.0%} of the median) "
+            f"is above {MAX_RELATIVE_IQR:.0%}: other work disturbed the runs; measure on a "
+            "quiet machine or with fewer --threads"
+        )
+    load = _load_per_core()
+    if load is not None and load > 1.0:
+        warnings.append(
+            f"the machine was busy (load {load:.1f} per core over the last minute): "
+            "the figures may be slower and noisier than on a quiet machine"
+        )
+    return warnings
+
+
+def _load_per_core() -> float | None:
+    try:
+        return os.getloadavg()[0] / (os.cpu_count() or 1)
+    except OSError:
+        return None
+
+
+def _beyond_ceilings(
+    rows: list[ProfileLayer], runtime: str
+) -> tuple[list[ProfileLayer], list[str]]:
+    """Efficiencies above 100 % are not facts but a sign the ceilings are wrong for a layer:
+    shown as unknown, with a note saying which layers and why."""
+    over = [row for row in rows if row.efficiency is not None and row.efficiency > 1.0]
+    if not over:
+        return rows, []
+    worst = max(over, key=lambda row: row.efficiency or 0.0)
+    kinds = {row.bound for row in over}
+    why = []
+    if "memory" in kinds:
+        why.append(
+            "a memory-bound layer whose data stays in the CPU's cache moves it faster than "
+            "the memory bandwidth measured"
+        )
+    if "compute" in kinds:
+        why.append(
+            f"a compute-bound layer beating the peak means the peak was measured too low: "
+            f"measure it again with 'modelprof device --runtime {runtime}' and the same "
+            "--threads on a quiet machine"
+        )
+    note = (
+        f"{len(over)} layer(s) ran faster than the device ceilings allow (up to "
+        f"{worst.efficiency or 0.0:.0%}, {worst.name}); their efficiency is not shown: "
+        + "; ".join(why)
+    )
+    beyond = {id(row) for row in over}
+    return [replace(row, efficiency=None) if id(row) in beyond else row for row in rows], [note]
 
 
 def _row(
