@@ -49,6 +49,7 @@ from ..budgets import format_size
 from ..costreport import envelope
 from ..errors import ModelprofError
 from .ceilings import CacheKey
+from .prepare import check_fits_memory
 from .profilereport import Ceilings
 from .runtimes import get_runtime
 from .runtimes.base import Measurement, RunSettings
@@ -280,6 +281,11 @@ def measure_ceilings(
     if elements < 1:
         raise ModelprofError("the bandwidth probe needs at least 4 bytes")
     settings = settings or DEFAULT_SETTINGS
+    # the MatMul probe holds its input, output and chain weights at once (float64 while made)
+    check_fits_memory(
+        8 * matmul_size * matmul_size * (matmul_chain + 2) + 3 * stream_bytes,
+        "the device probes",
+    )
     backend = get_runtime(runtime)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="modelprof-device-") as folder:
