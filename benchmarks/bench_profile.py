@@ -80,7 +80,7 @@ def _log(message: str) -> None:
 
 def child_export(model: str, folder: Path) -> None:
     """Export a zoo model to ``folder/model.onnx`` (run in a child: keeps torch out of here)."""
-    from modelprof.measure.prepare import prepare
+    from modelprof.measure.preparation import prepare
 
     folder.mkdir(parents=True, exist_ok=True)
     prepared = prepare(model, None, folder)

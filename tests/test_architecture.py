@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import inspect
 import subprocess
 import sys
@@ -89,3 +90,6 @@ def test_each_wing_exports_what_its_all_lists(wing: str) -> None:
         if not name.startswith("_") and not inspect.ismodule(getattr(module, name))
     }
     assert public == set(module.__all__)
+    # an exported name never hides a submodule (import wing.name as m would get the function)
+    shadowed = [n for n in module.__all__ if importlib.util.find_spec(f"{wing}.{n}") is not None]
+    assert shadowed == []

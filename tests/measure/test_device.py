@@ -17,7 +17,7 @@ from modelprof.cli.main import main
 from modelprof.errors import ModelprofError
 from modelprof.measure import ceilings as cache
 from modelprof.measure.device import DeviceCeilings, measure_ceilings, settings_for
-from modelprof.measure.prepare import PreparedModel, make_inputs, prepare
+from modelprof.measure.preparation import PreparedModel, make_inputs, prepare
 from modelprof.measure.profilereport import Ceilings, ProfileLayer, ProfileReport
 from modelprof.measure.profiling import join, profile
 from modelprof.measure.runtimes import RunSettings, get_runtime

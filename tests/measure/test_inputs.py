@@ -14,7 +14,7 @@ from numpy.lib import format as npy
 from modelprof.api import load_graph
 from modelprof.errors import ModelprofError
 from modelprof.graph import Graph
-from modelprof.measure.prepare import make_inputs
+from modelprof.measure.preparation import make_inputs
 
 
 @pytest.fixture(scope="module")
@@ -107,11 +107,11 @@ def test_the_cli_says_so_in_one_line_with_exit_2(tmp_path: Path) -> None:
 def test_inputs_larger_than_free_memory_are_refused_before_allocating(
     seed: Graph, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from modelprof.measure import prepare
+    from modelprof.measure import preparation as prepare
 
     # seed-cnn's input: 1 x 1 x 28 x 28 float32 = 3,136 bytes
     monkeypatch.setattr(prepare, "available_memory", lambda: 3_000)
-    with pytest.raises(ModelprofError, match="the inputs of seed-cnn need 0.0 GiB, more than"):
+    with pytest.raises(ModelprofError, match=r"the inputs of seed-cnn need 0\.0 GiB, more than"):
         make_inputs(seed)
     monkeypatch.setattr(prepare, "available_memory", lambda: 3_136)
     assert make_inputs(seed)["input"].nbytes == 3_136
@@ -121,5 +121,5 @@ def test_device_probes_larger_than_free_memory_are_refused() -> None:
     from modelprof.measure.device import measure_ceilings
 
     # a 10^6 x 10^6 MatMul probe: terabytes (it was a MemoryError, exit 3)
-    with pytest.raises(ModelprofError, match="the device probes need .* GiB, more than"):
+    with pytest.raises(ModelprofError, match=r"the device probes need .* GiB, more than"):
         measure_ceilings("onnxruntime", matmul_size=1_000_000)

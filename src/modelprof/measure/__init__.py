@@ -7,7 +7,7 @@ Runtimes sit behind one interface (:class:`Runtime`); each is imported only when
 
 from .comparison import ComparedModel, CompareReport, compare
 from .device import DeviceCeilings, measure_ceilings
-from .prepare import PreparedModel, make_inputs, prepare
+from .preparation import PreparedModel, make_inputs, prepare
 from .profilereport import Ceilings, LatencyStats, ProfileLayer, ProfileReport
 from .profiling import join, profile, profile_interleaved
 from .runtimes import RUNTIMES, get_runtime, runtime_reference

@@ -210,7 +210,7 @@ def _start_workers(
     they compile concurrently, and none is timed until all are ready)."""
     import numpy as np
 
-    from .prepare import make_inputs, prepare
+    from .preparation import make_inputs, prepare
 
     reference = runtime_reference(get_runtime(runtime))
     jobs = []

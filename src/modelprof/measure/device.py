@@ -49,7 +49,7 @@ from ..budgets import format_size
 from ..costreport import envelope
 from ..errors import ModelprofError
 from .ceilings import CacheKey
-from .prepare import check_fits_memory
+from .preparation import check_fits_memory
 from .profilereport import Ceilings
 from .runtimes import get_runtime
 from .runtimes.base import Measurement, RunSettings

@@ -19,7 +19,7 @@ from typing import Any
 from ..api import InputShapes, ModelRef
 from ..costreport import LayerCost
 from ..graph import Graph
-from .prepare import PreparedModel, make_inputs, prepare
+from .preparation import PreparedModel, make_inputs, prepare
 from .profilereport import Ceilings, LatencyStats, ProfileLayer, ProfileReport
 from .runtimes import RunSettings, Runtime, get_runtime
 from .runtimes.base import Measurement, RuntimeLayer

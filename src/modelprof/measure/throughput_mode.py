@@ -137,7 +137,7 @@ def throughput(
     requests, or one per stream on ONNX Runtime. ``batches`` None keeps the model's batch.
     Each point runs for ``settings.time_budget_s``, or ``settings.iterations`` inferences.
     """
-    from .prepare import make_inputs
+    from .preparation import make_inputs
     from .runtimes import get_runtime
 
     settings = settings or RunSettings()
@@ -211,7 +211,7 @@ def _variants(
     from ..analysis import analyze
     from ..frontends import onnx as onnx_frontend
     from ..shapes import InputSpec
-    from .prepare import PreparedModel, prepare
+    from .preparation import PreparedModel, prepare
 
     is_onnx_file = isinstance(model, str | Path) and str(model).lower().endswith(".onnx")
     if batches is None or is_onnx_file:

@@ -271,7 +271,7 @@ def _rewrite_onnx(
     import onnx
 
     from ..frontends import onnx as onnx_frontend
-    from ..measure.prepare import make_inputs
+    from ..measure.preparation import make_inputs
     from .transforms.separable import rewrite_onnx
 
     source = Path(str(model))
