@@ -630,3 +630,16 @@ def test_the_convolution_probe_does_the_work_it_claims() -> None:
     report = modelprof.count(conv_model(8, 2))
     assert [layer.macs for layer in report.layers] == [451_584, 451_584]
     assert report.total.flops == 2 * 2 * 451_584
+
+
+def test_a_speed_up_beyond_the_mac_reduction_gets_a_caveat(seed_prepared: PreparedModel) -> None:
+    from modelprof.measure.profiling import speedup_caveat
+
+    before = _timed(seed_prepared, (100.0,) * 3, 95.0)
+    # MACs halved: 100 us -> 50 us is what the arithmetic explains, 100 -> 40 (2.5x) is not
+    assert speedup_caveat(before, _timed(seed_prepared, (50.0,) * 3, 48.0), 200, 100) is None
+    assert speedup_caveat(before, _timed(seed_prepared, (40.0,) * 3, 38.0), 200, 100) == (
+        "the measured speed-up (2.50x) is larger than the MAC reduction (2.00x): fewer MACs "
+        "cannot explain it (a different memory layout, what fits in cache, or noise did); "
+        "measure again before relying on it"
+    )

@@ -226,6 +226,24 @@ COVERAGE_RANGE = (0.8, 1.25)
 MAX_RELATIVE_IQR = 0.10
 
 
+def speedup_caveat(
+    before: ProfileReport, after: ProfileReport, macs_before: int, macs_after: int
+) -> str | None:
+    """A note when a rewrite measured faster than its MACs fell (more than 10 % beyond): the
+    arithmetic cannot explain it, so layout, cache or noise did, and the figure is no promise."""
+    if not (after.latency_us.median > 0 and macs_after > 0):
+        return None
+    speedup = before.latency_us.median / after.latency_us.median
+    mac_ratio = macs_before / macs_after
+    if speedup <= 1.1 * mac_ratio:
+        return None
+    return (
+        f"the measured speed-up ({speedup:.2f}x) is larger than the MAC reduction "
+        f"({mac_ratio:.2f}x): fewer MACs cannot explain it (a different memory layout, what "
+        "fits in cache, or noise did); measure again before relying on it"
+    )
+
+
 def measurement_warnings(report: ProfileReport) -> list[str]:
     """What makes this measurement less than clean, each with what to do: per-layer times
     that do not add up to the end-to-end time, a wide spread, a busy machine."""

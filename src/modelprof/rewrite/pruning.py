@@ -260,7 +260,7 @@ def prune(
             save_model(save, onnx_path=after_path, module=module, force=force)
             result["saved"] = str(save)
         if measure:
-            from ..measure.profiling import profile_interleaved
+            from ..measure.profiling import profile_interleaved, speedup_caveat
 
             before_prof, after_prof = profile_interleaved(
                 before_path,
@@ -271,6 +271,14 @@ def prune(
             )
             result["before"] = _with_profile(result["before"], before_prof)
             result["after"] = _with_profile(result["after"], after_prof)
+            caveat = speedup_caveat(
+                before_prof,
+                after_prof,
+                before_prof.count.total.macs,
+                after_prof.count.total.macs,
+            )
+            if caveat:
+                result["notes"] = (*result["notes"], caveat)
     return PruneResult(**result)
 
 

@@ -179,7 +179,7 @@ def separable(
         before = after = None
         timings: tuple[LayerTiming, ...] = ()
         if measure:
-            from ..measure.profiling import profile_interleaved
+            from ..measure.profiling import profile_interleaved, speedup_caveat
 
             before, after = profile_interleaved(
                 model,
@@ -190,6 +190,10 @@ def separable(
                 input_shapes=input_shapes,
             )
             timings = layer_timings(result["report"], before, after)
+            caveat = speedup_caveat(before, after, before.count.total.macs, result["macs"])
+            if caveat:
+                report = result["report"]
+                result["report"] = replace(report, notes=(*report.notes, caveat))
     return SeparableResult(
         report=result["report"],
         rewritten_macs=result["macs"],
