@@ -607,3 +607,27 @@ def test_every_translated_op_kind_is_registered_once() -> None:
     assert registry.lookup("Bar") is translate and "Foo" in registry
     with pytest.raises(ValueError, match="translation for 'Bar' is already registered"):
         registry.translation("Bar")(translate)
+
+
+@pytest.mark.parametrize("random_stats", [True, False], ids=["biases-kept", "zero-biases-dropped"])
+def test_the_folding_note_states_the_difference_it_measures(random_stats: bool) -> None:
+    import re
+
+    import openvino as ov
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), nn.BatchNorm2d(8), nn.ReLU()).eval()
+    if random_stats:  # beta and the running mean nonzero: the folded bias is not all zero
+        with torch.no_grad():
+            module[1].bias.uniform_(-1, 1)
+            module[1].running_mean.uniform_(-1, 1)
+    # a fresh BatchNorm folds into an all-zero bias, which OpenVINO drops
+    source = modelprof.count(module, {"input": (1, 3, 8, 8)})
+    converted = ov.convert_model(module, example_input=torch.randn(1, 3, 8, 8), input=[1, 3, 8, 8])
+    ir = modelprof.count(converted)
+    (note,) = [n for n in ir.notes if n.startswith("OpenVINO folded")]
+    stated = int(re.search(r"params are ([\d,]+) fewer", note).group(1).replace(",", ""))
+    # gamma and beta (16) go; a kept bias (8) comes back
+    assert stated == source.total.params - ir.total.params == (8 if random_stats else 16)

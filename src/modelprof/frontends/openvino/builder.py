@@ -510,7 +510,7 @@ class Builder:
         """Convs OpenVINO's converter folded a BatchNorm into (it names them Multiply_<n>)."""
         if not self.folded_convs:
             return
-        channels = 0
+        channels = biased = 0
         consumers: dict[str, Node] = {}
         for node in self.nodes:
             for name in node.inputs:
@@ -518,18 +518,26 @@ class Builder:
         for index in self.folded_convs:
             node = self.nodes[index]
             out = self.tensors.get(node.outputs[0])
-            if out is not None and len(out.shape) >= 2:
-                channels += out.shape[1]
+            width = out.shape[1] if out is not None and len(out.shape) >= 2 else 0
+            channels += width
             add = consumers.get(node.outputs[0])
-            if add is not None and add.op_type == "Add" and not node.scope and add.scope:
-                # the bias Add carries the BatchNorm's module path: the closest to the conv's
-                self.nodes[index] = node._replace(scope=add.scope)
+            if add is not None and add.op_type == "Add":
+                biased += width  # the fold's bias is still there (OpenVINO drops all-zero ones)
+                if not node.scope and add.scope:
+                    # the bias Add carries the BatchNorm's module path: the closest to the conv's
+                    self.nodes[index] = node._replace(scope=add.scope)
         count = len(self.folded_convs)
+        kept = (
+            f"became a bias (C), so params are {2 * channels - biased:,} fewer"
+            if biased == channels
+            else f"became biases where they were not all zero ({biased:,} of {channels:,} "
+            f"channels), so params are {2 * channels - biased:,} fewer"
+        )
         self.notes.append(
             f"OpenVINO folded {count} BatchNorm{'s' if count != 1 else ''} ({channels:,} channels) "
             f"into the preceding convolution{'s' if count != 1 else ''}: each one's gamma and "
-            f"beta (2 x C params) became a bias (C), so params are {channels:,} fewer than in "
-            "the model before folding"
+            f"beta (2 x C params) {kept} than in the model before folding (with no conv bias "
+            "of its own)"
         )
 
 
