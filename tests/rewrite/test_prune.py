@@ -132,6 +132,26 @@ def test_unstructured_on_onnx_initializers(tmp_path: Path, export: Callable[...,
     assert sum(int((w == 0).sum()) for w in weights) == round(0.8 * total)
 
 
+def test_unstructured_onnx_figures_count_the_zeros_and_the_weights_file(
+    tmp_path: Path, export: Callable[..., Path]
+) -> None:
+    from modelprof.frontends import zoo
+    from modelprof.rewrite import prune
+
+    exported = export(zoo.get("seed-cnn").build(), (1, 1, 28, 28), tmp_path / "tmp.onnx")
+    source = tmp_path / "s.onnx"
+    onnx.save(onnx.load(str(exported)), str(source), save_as_external_data=True,
+              location="s.data", size_threshold=0)  # fmt: skip
+    result = prune(str(source), amount=0.5, unstructured=True, per_layer=True)
+    # the file is the graph and its weights: the size before left the .data file out
+    size = source.stat().st_size + (tmp_path / "s.data").stat().st_size
+    assert result.before.file_bytes == size
+    # every weight exactly half zero (90, 450, 77,440 and 1,280 weights): MACs if the zeros
+    # were skipped are half of 194,010 (it reported 1.000x: its layers were weight names)
+    assert result.effective_macs == 194_010 // 2
+    assert {s.name for s in result.sparsity} <= {layer.name for layer in result.after.count.layers}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -104,14 +104,21 @@ def echo_err(message: str) -> None:
 def model_argument(model: str, trust_pickle: bool) -> Any:
     """The MODEL argument as the API takes it: a pickled ``.pt``/``.pth`` file is loaded here,
     and only with ``--trust-pickle``, because unpickling runs code from the file. Everything
-    else (paths, factory specs, zoo names) passes through as text."""
+    else (paths, factory specs, zoo names) passes through as text. Every command that reads a
+    model takes it through here, with ``options.trust_pickle_option``."""
     from pathlib import Path
 
     from ..api import PICKLE_SUFFIXES, build_module
+    from ..errors import ModelLoadError
 
     if Path(model).suffix.lower() not in PICKLE_SUFFIXES:
         return model
-    return build_module(model, trust_pickle=trust_pickle)
+    if not trust_pickle:
+        raise ModelLoadError(
+            f"{model}: reading a pickled PyTorch file runs code from it; pass --trust-pickle "
+            "if you trust it (and give --input-shape)"
+        )
+    return build_module(model, trust_pickle=True)
 
 
 def progress(message: str, *, quiet: bool = False) -> Any:
@@ -178,27 +185,10 @@ def input_files(ref: str | None) -> list[Path]:
     if suffix == ".xml":
         files.append(path.with_suffix(".bin"))
     elif suffix == ".onnx" and path.is_file():
-        files.extend(_external_data(path))
+        from ..frontends.onnx import external_data_files
+
+        files.extend(external_data_files(path))
     return files
-
-
-def _external_data(path: Path) -> list[Path]:
-    """The external data files an ONNX file names (its graph is read without its weights;
-    a file that cannot be read names none here, and is refused when the model is read)."""
-    from ..frontends.onnx import read_model
-
-    try:
-        model = read_model(path)
-    except ModelprofError:
-        return []
-    names = {
-        entry.value
-        for init in model.graph.initializer
-        if init.data_location == 1  # onnx.TensorProto.EXTERNAL
-        for entry in init.external_data
-        if entry.key == "location"
-    }
-    return [path.parent / name for name in sorted(names)]
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

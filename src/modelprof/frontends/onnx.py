@@ -165,6 +165,24 @@ def read_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
     return model
 
 
+def external_data_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The external data files an ONNX file names, read without its weights (a file that
+    cannot be read names none here; it is refused when the model itself is read)."""
+    p = Path(path)
+    try:
+        model = read_model(p)
+    except ModelLoadError:
+        return []
+    names = {
+        entry.value
+        for init in model.graph.initializer
+        if init.data_location == 1  # onnx.TensorProto.EXTERNAL
+        for entry in init.external_data
+        if entry.key == "location"
+    }
+    return [p.parent / name for name in sorted(names)]
+
+
 def read_with_weights(path: str | os.PathLike[str]) -> onnx.ModelProto:
     """An ONNX file with its weights, external data included (what a rewrite needs, where
     counting never reads them), or one line saying why it cannot be read: a weights file

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -498,8 +498,17 @@ def _prune_onnx(
     proto = onnx_frontend.read_with_weights(source)
     shapes = {i.name: i.shape for i in graph.input_infos()}
     before_count = analyze(graph)
-    before = PruneSide(before_count, source.stat().st_size, _nonzero_onnx(source))
-    sparsity = prune_unstructured_onnx(proto, amount, per_layer=per_layer)
+    # the file's size is the graph's and its external weights'
+    on_disk = [source, *onnx_frontend.external_data_files(source)]
+    size = sum(f.stat().st_size for f in on_disk if f.is_file())
+    before = PruneSide(before_count, size, _nonzero_onnx(source))
+    # sparsity is found per weight tensor: name it after the layer that uses the weight, as
+    # the PyTorch route does, so tables and the MACs-if-skipped figure match layers
+    user = {name: node.name for node in graph.nodes for name in node.inputs}
+    sparsity = [
+        replace(s, name=user.get(s.name, s.name))
+        for s in prune_unstructured_onnx(proto, amount, per_layer=per_layer)
+    ]
     after_path = work / "after.onnx"
     onnx.save_model(proto, str(after_path))
     after_count = analyze(onnx_frontend.load(after_path, shapes, name=graph.name))
