@@ -186,12 +186,30 @@ def _figures(layer: Mapping[str, Any]) -> dict[str, int]:
     return {metric: int(layer[metric]) for metric in LAYER_METRICS}
 
 
-def _keyed(layers: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """(match key, layer): a name that repeats is matched occurrence by occurrence."""
+def _match_by(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> str:
+    """How to match layers: by name, unless fewer than half of them share a name and more
+    share a module scope (a PyTorch count, ``conv1``, and its ONNX export's, ``/conv1/Conv``,
+    share scope ``conv1``): then by scope, the n-th layer of a scope with the n-th, and by
+    name where a layer has no scope."""
+    names_a, names_b = {layer["name"] for layer in a}, {layer["name"] for layer in b}
+    by_name = len(names_a & names_b)
+    if 2 * by_name >= min(len(names_a), len(names_b)):
+        return "name"
+    scopes_a = {key for key, _ in _keyed(a, "scope")}
+    by_scope = sum(1 for key, _ in _keyed(b, "scope") if key in scopes_a)
+    return "scope" if by_scope > by_name else "name"
+
+
+def _keyed(layers: list[dict[str, Any]], by: str = "name") -> list[tuple[str, dict[str, Any]]]:
+    """(match key, layer): a key that repeats is matched occurrence by occurrence."""
     seen: dict[str, int] = {}
     out = []
     for layer in layers:
-        name = layer["name"]
+        scope = layer.get("scope")
+        if by == "scope" and isinstance(scope, str) and scope:
+            name = f"{scope}\x01"  # not the op: nn.Linear is a Gemm here, a MatMul exported
+        else:
+            name = layer["name"]
         n = seen.get(name, 0)
         seen[name] = n + 1
         out.append((name if not n else f"{name}\x00{n}", layer))
@@ -207,7 +225,8 @@ def diff_documents(
     share that came after them in A, then the layers B added in their place.
     """
     a_doc, b_doc = count_document_of(dict(a), ref_a), count_document_of(dict(b), ref_b)
-    a_layers, b_layers = _keyed(a_doc["layers"]), _keyed(b_doc["layers"])
+    by = _match_by(a_doc["layers"], b_doc["layers"])
+    a_layers, b_layers = _keyed(a_doc["layers"], by), _keyed(b_doc["layers"], by)
     a_index = {key: i for i, (key, _) in enumerate(a_layers)}
     b_keys = {key for key, _ in b_layers}
 
@@ -249,7 +268,14 @@ def diff_documents(
         if isinstance(a_total.get(metric), int) and isinstance(b_total.get(metric), int)
     )
     side_a, side_b = _side(a_doc, ref_a), _side(b_doc, ref_b)
-    return ReportDiff(side_a, side_b, tuple(rows), totals, tuple(_notes(side_a, side_b)))
+    notes = _notes(side_a, side_b)
+    if by == "scope":
+        notes.insert(
+            0,
+            "layers matched by module scope: the two reports name their layers "
+            "differently (a PyTorch count and its ONNX export, say)",
+        )
+    return ReportDiff(side_a, side_b, tuple(rows), totals, tuple(notes))
 
 
 def _notes(a: Side, b: Side) -> list[str]:

@@ -266,3 +266,34 @@ def test_a_saved_report_is_checked_against_its_schema_before_use(
     assert (code, out) == (2, ""), err
     assert err.startswith(f"modelprof: error: {bad}: ") and err.count("\n") == 1, err
     assert words in err
+
+
+def test_a_pytorch_count_and_its_onnx_export_are_matched_by_scope(
+    tmp_path: Path, export: Any
+) -> None:
+    from modelprof.frontends import zoo
+
+    onnx_path = export(zoo.get("seed-cnn").build(), (1, 1, 28, 28), tmp_path / "seed.onnx")
+    a = diff_documents(_count_doc("seed-cnn"), _count_doc(str(onnx_path)))
+    # conv1 vs /conv1/Conv ...: no name is shared, every layer's scope is; the export of a
+    # network without BatchNorm counts the same, layer by layer (it matched nothing). The
+    # dense layers are Gemm here and MatMul exported (same figures), and the export's
+    # Flatten (a view on the PyTorch route) is new and costs nothing
+    rows = [(row.name, row.status, row.op_a, row.op_b) for row in a.layers]
+    assert rows == [
+        ("/conv1/Conv", "same", "Conv", "Conv"),
+        ("/pool/AveragePool", "same", "AveragePool", "AveragePool"),
+        ("/conv2/Conv", "same", "Conv", "Conv"),
+        ("/flatten/Flatten", "added", None, "Flatten"),
+        ("/fc1/MatMul", "changed", "Gemm", "MatMul"),
+        ("/fc2/MatMul", "changed", "Gemm", "MatMul"),
+    ]
+    assert all(row.a == row.b for row in a.layers if row.status == "changed")
+    assert a.notes[0].startswith("layers matched by module scope")
+
+
+def _count_doc(model: str) -> dict[str, Any]:
+    import modelprof
+    from modelprof.render.jsondoc import count_document
+
+    return count_document(modelprof.count(model))
