@@ -303,3 +303,26 @@ def test_user_data_spec_errors(tmp_path: Path) -> None:
         training.load_user_data("loaders")
     with pytest.raises(ModelprofError, match="unknown data 'mnist'"):
         training.load_data("mnist", (1, 1, 28, 28))
+
+
+def test_training_says_what_it_does_epoch_by_epoch(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MODELPROF_CACHE": str(tmp_path)}
+    args = [sys.executable, "-m", "modelprof.cli.main", "prune", "seed-cnn", "--amount", "0.5"]
+    args += ["--finetune", "digits", "--epochs", "1", "--format", "json"]
+    first = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    assert first.returncode == 0, first.stderr
+    lines = first.stderr.splitlines()
+    # the seed network's first training (8 epochs, then cached), then the fine-tuning (1)
+    assert lines[0] == "modelprof: training seed-cnn on digits first (once: the weights are cached)"
+    assert [line.split(",")[0] for line in lines[1:10]] == [
+        *(f"modelprof: training: epoch {i}/8" for i in range(1, 9)),
+        "modelprof: fine-tuning: epoch 1/1",
+    ]
+    again = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    assert "training seed-cnn" not in again.stderr  # cached: nothing to wait for
+    quiet = subprocess.run([*args, "-q"], capture_output=True, text=True, env=env, check=False)
+    assert quiet.stderr == ""

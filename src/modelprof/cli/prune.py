@@ -168,6 +168,7 @@ def prune_command(
             measure=runtime,
             settings=RunSettings(threads=threads, time_budget_s=time_budget, warmup=5),
             rounds=rounds,
+            progress=None if quiet else echo_err,  # training takes a while: say so, by epoch
         )
     if result.nothing_done and not quiet:
         # why nothing was pruned: a JSON document says it in its notes, a table on stderr too;

@@ -93,6 +93,7 @@ def separable_command(
             rounds=rounds,
             finetune=finetune,
             epochs=epochs,
+            progress=None if quiet else echo_err,  # training takes a while: say so, by epoch
         )
     report = result.report
     if result.nothing_done and not quiet:
@@ -121,6 +122,7 @@ def separable_command(
 @click.argument("model")
 @options.input_shape_option
 @options.report_options("table", "json")
+@options.trust_pickle_option
 @options.quiet_option
 def pooling_command(
     model: str,
@@ -128,6 +130,7 @@ def pooling_command(
     fmt: str,
     output: str | None,
     force: bool,
+    trust_pickle: bool,
     quiet: bool,
 ) -> None:
     """What a 2x2 or global average pool before each dense layer would save."""
@@ -139,7 +142,7 @@ def pooling_command(
 
     check_outputs(output, force=force, model=model)
     specs = [parse_input_shape(s) for s in input_shapes]
-    graph = load_graph(model, specs or None)
+    graph = load_graph(model_argument(model, trust_pickle), specs or None)
     found = pooling_whatif(graph, analyze(graph))
     layers = [layer for layer in found if layer.options]
     # pools that do not fit a layer's map are left out, saying so

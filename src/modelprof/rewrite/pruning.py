@@ -22,6 +22,7 @@ from ..graph import Graph
 from ..measure.profilereport import ProfileReport
 from ..measure.runtimes import RunSettings
 from .checks import check_loaded, check_request, named_kind, skipped
+from .finetune import Progress, epoch_progress
 from .transforms.prune import (
     Sparsity,
     StructuredPlan,
@@ -201,8 +202,10 @@ def prune(
     measure: str | None = None,
     settings: RunSettings | None = None,
     rounds: int = 2,
+    progress: Progress | None = None,
 ) -> PruneResult:
-    """Prune ``model`` and report before against after."""
+    """Prune ``model`` and report before against after; ``progress`` hears about training
+    (the seed network's first training, fine-tuning) epoch by epoch."""
     from .save import check_target
 
     check_prune_request(
@@ -237,6 +240,7 @@ def prune(
                 plan=plan or StructuredPlan(),
                 finetune=finetune,
                 epochs=epochs,
+                progress=progress,
             )
         else:
             if finetune:
@@ -301,6 +305,7 @@ def _prune_torch(
     plan: StructuredPlan,
     finetune: str | None,
     epochs: int,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     from dataclasses import replace
 
@@ -311,7 +316,7 @@ def _prune_torch(
     if finetune:
         from .finetune import model_and_data
 
-        module, data = model_and_data(model, finetune, graph)
+        module, data = model_and_data(model, finetune, graph, progress)
     else:
         module = build_module(model)
     module.eval()
@@ -370,7 +375,9 @@ def _prune_torch(
 
         accuracy_pruned = training.evaluate(pruned, data)
         masks = _zero_masks(pruned) if unstructured else []
-        training.train(pruned, data, epochs=epochs)
+        training.train(
+            pruned, data, epochs=epochs, progress=epoch_progress(progress, "fine-tuning")
+        )
         with torch.no_grad():  # fine-tuning must not regrow the pruned weights
             for weight, mask in masks:
                 weight.mul_(mask)

@@ -19,6 +19,7 @@ from ..graph import Graph
 from ..measure.profilereport import ProfileLayer, ProfileReport
 from ..measure.runtimes import RunSettings
 from .checks import check_loaded, check_request, skipped
+from .finetune import Progress, epoch_progress
 from .transforms.separable import SeparableLayer, SeparableReport, whatif
 
 RANDOM_WEIGHTS_NOTE = (
@@ -139,8 +140,10 @@ def separable(
     rounds: int = 2,
     finetune: str | None = None,
     epochs: int = 5,
+    progress: Progress | None = None,
 ) -> SeparableResult:
-    """The what-if, and with ``save``/``measure``/``finetune`` the rewrite itself."""
+    """The what-if, and with ``save``/``measure``/``finetune`` the rewrite itself;
+    ``progress`` hears about training (the seed network's first, fine-tuning) by epoch."""
     what = check_separable_request(
         model, save=save, force=force, measure=measure, finetune=finetune
     )
@@ -167,7 +170,9 @@ def separable(
     with tempfile.TemporaryDirectory(prefix="modelprof-sep-") as folder:
         work = Path(folder)
         if pytorch:
-            result = _rewrite_torch(model, graph, report, names, multiplier, work, finetune, epochs)
+            result = _rewrite_torch(
+                model, graph, report, names, multiplier, work, finetune, epochs, progress
+            )
         else:
             result = _rewrite_onnx(model, graph, report, names, multiplier, work)
         rewritten_path, module = result["onnx"], result["module"]
@@ -213,6 +218,7 @@ def _rewrite_torch(
     work: Path,
     finetune: str | None,
     epochs: int,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     import copy
 
@@ -227,7 +233,7 @@ def _rewrite_torch(
         from . import training
         from .finetune import model_and_data
 
-        original, data = model_and_data(model, finetune, graph)
+        original, data = model_and_data(model, finetune, graph, progress)
         accuracy = {"original": training.evaluate(original, data)}
     else:
         original = build_module(model)
@@ -244,7 +250,9 @@ def _rewrite_torch(
 
         accuracy = accuracy or {}
         accuracy["rewrite"] = training.evaluate(rewritten, data)
-        training.train(rewritten, data, epochs=epochs)
+        training.train(
+            rewritten, data, epochs=epochs, progress=epoch_progress(progress, "fine-tuning")
+        )
         rewritten.eval()
         accuracy["finetuned"] = training.evaluate(rewritten, data)
     shapes = {i.name: (i.shape, i.dtype) for i in infos}
