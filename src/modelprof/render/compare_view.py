@@ -8,11 +8,28 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from .fit import HIGH, LEAST, LOW, MAIN, MID, NAME, fit
 from .jsondoc import envelope
 from .units import duration, human
 
 if TYPE_CHECKING:
     from ..measure.comparison import CompareReport
+
+
+#: What a narrow terminal keeps of the comparison (render.fit).
+PRIORITIES = {
+    "model": NAME,
+    "MACs": MAIN,
+    "latency median": MAIN,
+    "params": HIGH,
+    "FLOPs": HIGH,
+    "FLOPs vs first": HIGH,
+    "latency vs first": HIGH,
+    "IQR": MID,
+    "peak act. mem": LOW,
+    "min": LOW,
+    "samples": LEAST,
+}
 
 
 def render_compare(report: CompareReport) -> RenderableType:
@@ -58,7 +75,7 @@ def render_compare(report: CompareReport) -> RenderableType:
             f"{report.iterations} runs per model, interleaved, one process per model"
         )
         parts.append(header)
-    parts.append(table)
+    parts.append(fit(table, PRIORITIES))
     footer = Text()
     footer.append("ratios are to the first model", style="dim")
     for note in report.notes:

@@ -9,11 +9,28 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from .fit import HIGH, LOW, MAIN, MID, NAME, fit
 from .jsondoc import envelope
 from .units import human
 
 if TYPE_CHECKING:
     from ..crosscheck import Crosscheck
+
+
+#: What a narrow terminal keeps of the two tables (render.fit).
+PRIORITIES = {
+    "route": NAME,
+    "MACs": MAIN,
+    "why": MAIN,
+    "FLOPs": HIGH,
+    "params": HIGH,
+    "layers": HIGH,
+    "how": MID,
+    "coverage": MID,
+    "weight B": LOW,
+    "buffers": LOW,
+}
+PROSE = ("how", "why", "layers")
 
 
 def render_crosscheck(result: Crosscheck) -> RenderableType:
@@ -60,7 +77,10 @@ def render_crosscheck(result: Crosscheck) -> RenderableType:
     )
     for note in result.notes:
         verdict.append(f"\nnote: {note}", style="cyan")
-    return Group(table, verdict, diffs) if result.differences else Group(table, verdict)
+    fitted = fit(table, PRIORITIES, prose=PROSE)
+    if not result.differences:
+        return Group(fitted, verdict)
+    return Group(fitted, verdict, fit(diffs, PRIORITIES, prose=PROSE))
 
 
 def crosscheck_document(result: Crosscheck) -> dict[str, Any]:

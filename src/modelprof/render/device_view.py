@@ -14,6 +14,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from .fit import LEAST, LOW, MAIN, MID, NAME, fit
+
 
 def render_device(doc: Mapping[str, Any]) -> RenderableType:
     """The ceilings as a rich table, with how they were measured and where they are cached."""
@@ -93,4 +95,12 @@ def render_device(doc: Mapping[str, Any]) -> RenderableType:
         )
     else:
         foot.append(f"not cached (--no-cache); the cache would be {doc.get('cache_path', '')}")
-    return Group(head, table, foot)
+    priorities = {
+        "ceiling": NAME,
+        "value": MAIN,
+        "best run": MID,
+        "end-to-end": MID,
+        "measured with": LOW,
+        "kernel": LEAST,
+    }
+    return Group(head, fit(table, priorities, prose=["measured with", "kernel"]), foot)

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..diffing import LAYER_METRICS, LayerDiff, ReportDiff, Side, TotalDiff
+from .fit import HIGH, LOW, MAIN, MID, NAME, fit
 from .jsondoc import envelope
 from .units import human
 
@@ -24,6 +25,18 @@ LABELS = {
     "peak_activation_bytes": "peak activation bytes",
 }
 MARKS = {"removed": "-", "added": "+", "changed": "~", "same": "="}
+#: What a narrow terminal keeps of the per-layer table (render.fit): MACs and their change.
+PRIORITIES = {
+    "": NAME,
+    "layer": NAME,
+    "MACs": MAIN,
+    "Δ MACs": MAIN,
+    "params": HIGH,
+    "Δ params": HIGH,
+    "FLOPs": MID,
+    "Δ FLOPs": MID,
+    "op": LOW,
+}
 
 
 def select_rows(diff: ReportDiff, show_all: bool, sort: str, top: int | None) -> list[LayerDiff]:
@@ -128,7 +141,7 @@ def render_diff(diff: ReportDiff, rows: list[LayerDiff], show_all: bool) -> Rend
         )
     for note in diff.notes:
         lines.append(f"\nnote: {note}", style="italic")
-    return Group(header, table, lines)
+    return Group(header, fit(table, PRIORITIES), lines)
 
 
 def to_markdown(diff: ReportDiff, rows: list[LayerDiff]) -> str:

@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..measure.profilereport import ProfileLayer, ProfileReport
+from .fit import HIGH, LEAST, LOW, MAIN, MID, NAME, FittedTable, fit
 from .units import duration, human, percent
 
 #: A layer whose time share exceeds its FLOPs share by this factor is highlighted.
@@ -58,7 +59,23 @@ def layer_rows(report: ProfileReport, sort: str, top: int | None) -> tuple[list[
     return rows, caption
 
 
-def layer_table(report: ProfileReport, rows: list[ProfileLayer], caption: str) -> Table:
+#: What a narrow terminal keeps of a profile's tables (render.fit): names and times first.
+PRIORITIES = {
+    "layer": NAME,
+    "op": NAME,
+    "time": MAIN,
+    "time %": MAIN,
+    "FLOPs %": HIGH,
+    "GFLOP/s": MID,
+    "bound": MID,
+    "eff.": LOW,
+    "kernel": LOW,
+    "prec": LEAST,
+    "fused": LEAST,
+}
+
+
+def layer_table(report: ProfileReport, rows: list[ProfileLayer], caption: str) -> FittedTable:
     flops_total = report.count.total.flops or 1
     table = Table(caption=caption or None, header_style="bold")
     table.add_column("layer", overflow="fold", max_width=44)
@@ -93,10 +110,10 @@ def layer_table(report: ProfileReport, rows: list[ProfileLayer], caption: str) -
             ]
         cells.append(str(max(len(row.fused_from) - 1, 0)) if row.fused_from else "")
         table.add_row(*cells, style=style)
-    return table
+    return fit(table, {**PRIORITIES, "op": MID})
 
 
-def rollups(report: ProfileReport) -> Table:
+def rollups(report: ProfileReport) -> FittedTable:
     table = Table(title="time by op type", header_style="bold")
     table.add_column("op")
     table.add_column("time", justify="right")
@@ -106,7 +123,7 @@ def rollups(report: ProfileReport) -> Table:
     flops_total = report.count.total.flops or 1
     for op, time_us, flops in report.by_op_type():
         table.add_row(op, duration(time_us), percent(time_us / total), percent(flops / flops_total))
-    return table
+    return fit(table, PRIORITIES)
 
 
 def footer(report: ProfileReport) -> Text:

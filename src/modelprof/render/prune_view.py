@@ -9,6 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from .fit import HIGH, MAIN, NAME, fit
 from .jsondoc import count_document, envelope, profile_document
 from .units import duration, human, percent
 
@@ -104,7 +105,7 @@ def render_prune(result: PruneResult) -> RenderableType:
             percent(after.accuracy),
             f"{100 * (after.accuracy - before.accuracy):+.1f} pt",
         )
-    parts: list[RenderableType] = [title, table]
+    parts: list[RenderableType] = [title, fit(table, {"": NAME}, default=MAIN)]
     footer = Text()
     if result.accuracy_pruned is not None:
         footer.append(
@@ -133,5 +134,5 @@ def render_prune(result: PruneResult) -> RenderableType:
             sp.add_column(col, justify="left" if col == "layer" else "right")
         for s in result.sparsity:
             sp.add_row(s.name, human(s.numel), human(s.zeros), percent(s.fraction))
-        parts.append(sp)
+        parts.append(fit(sp, {"layer": NAME, "sparsity": MAIN}, default=HIGH))
     return Group(*parts)

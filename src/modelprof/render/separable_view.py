@@ -9,6 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from .fit import HIGH, LEAST, LOW, MAIN, MID, NAME, fit
 from .jsondoc import envelope, profile_document
 from .units import duration, human, percent
 
@@ -31,6 +32,42 @@ def _change(before: int, after: int, *, ratio: bool = False) -> str:
     if after < before:
         return f"{text} ({before / after:.2f}x fewer)"
     return f"{text} ({after / before:.2f}x more)"
+
+
+#: What a narrow terminal keeps of the separable what-if's tables (render.fit).
+SEPARABLE_PRIORITIES = {
+    "layer": NAME,
+    "MACs": MAIN,
+    "dw + pw MACs": MAIN,
+    "saving": MAIN,
+    "speed-up": MAIN,
+    "kernel": MID,
+    "Cin->N": MID,
+    "MAC ratio": HIGH,
+    "time before": HIGH,
+    "time after": HIGH,
+    "params": LOW,
+    "sep. params": LOW,
+    "weight err": LOW,
+    "depthwise share": LOW,
+    "formula": LEAST,
+    "dw GFLOP/s": LEAST,
+    "pw GFLOP/s": LEAST,
+}
+#: ... and of the pooling what-if's.
+POOLING_PRIORITIES = {
+    "dense layer": NAME,
+    "pool": MAIN,
+    "MACs saved": MAIN,
+    "MACs": HIGH,
+    "MACs after": HIGH,
+    "params": MID,
+    "params after": MID,
+    "inputs": LOW,
+    "inputs after": LOW,
+    "flattened map": LOW,
+    "pool FLOPs": LEAST,
+}
 
 
 def separable_table(result: SeparableResult) -> RenderableType:
@@ -93,7 +130,7 @@ def separable_table(result: SeparableResult) -> RenderableType:
         )
     for note in report.notes:
         footer.append(f"\nnote: {note}", style="cyan")
-    parts: list[RenderableType] = [title, table, footer]
+    parts: list[RenderableType] = [title, fit(table, SEPARABLE_PRIORITIES), footer]
     if result.before is not None and result.after is not None:
         parts.append(timing_table(result))
     return Group(*parts)
@@ -138,7 +175,7 @@ def timing_table(result: SeparableResult) -> RenderableType:
         "the pointwise rate, so the speed-up is smaller than the MAC saving",
         style="dim",
     )
-    return Group(text, table, note)
+    return Group(text, fit(table, SEPARABLE_PRIORITIES), note)
 
 
 def separable_document(result: SeparableResult) -> dict[str, Any]:
@@ -237,7 +274,11 @@ def pooling_table(
                 f"{human(option.saved_macs(layer.macs))} ({layer.macs / max(option.macs, 1):.1f}x)",
                 human(option.pool_flops),
             )
-    return Group(title, table, *(Text(f"note: {n}", style="cyan") for n in notes))
+    return Group(
+        title,
+        fit(table, POOLING_PRIORITIES),
+        *(Text(f"note: {n}", style="cyan") for n in notes),
+    )
 
 
 def pooling_document(

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..costreport import Convention, CostReport, GroupCost, LayerCost
+from .fit import HIGH, LEAST, LOW, MAIN, MID, NAME, FittedTable, fit
 from .units import human, percent, shape
 
 if TYPE_CHECKING:  # imported when rendered: a plain count does not load the sweep module
@@ -69,7 +70,26 @@ def _header(report: CostReport) -> Text:
     return text
 
 
-def layer_table(report: CostReport, layers: list[LayerCost], caption: str) -> Table:
+#: What a narrow terminal keeps of a count table (render.fit): the names, MACs and FLOPs
+#: first, shares, bytes and intensity last.
+PRIORITIES = {
+    "layer": NAME,
+    "MACs": MAIN,
+    "FLOPs": MAIN,
+    "params": HIGH,
+    "layers": HIGH,
+    "op": MID,
+    "int MACs": MID,
+    "train FLOPs": MID,
+    "output": LOW,
+    "FLOPs %": LOW,
+    "weight B": LEAST,
+    "output B": LEAST,
+    "FLOP/B": LEAST,
+}
+
+
+def layer_table(report: CostReport, layers: list[LayerCost], caption: str) -> FittedTable:
     flops = report.total.flops or 1
     table = Table(
         caption=caption or None, show_footer=True, header_style="bold", footer_style="bold"
@@ -113,10 +133,10 @@ def layer_table(report: CostReport, layers: list[LayerCost], caption: str) -> Ta
             f"{layer.intensity:.2f}",
         ]
         table.add_row(*cells, style=None if layer.counted else "yellow")
-    return table
+    return fit(table, PRIORITIES)
 
 
-def group_table(title: str, groups: list[GroupCost], report: CostReport) -> Table:
+def group_table(title: str, groups: list[GroupCost], report: CostReport) -> FittedTable:
     table = Table(show_footer=True, header_style="bold", footer_style="bold")
     table.add_column(title, footer="total")
     table.add_column("layers", justify="right", footer=str(len(report.layers)))
@@ -140,7 +160,7 @@ def group_table(title: str, groups: list[GroupCost], report: CostReport) -> Tabl
             cells.append(human(g.training_flops or 0))
         cells.append(percent(g.flops_share))
         table.add_row(*cells)
-    return table
+    return fit(table, {**PRIORITIES, title: NAME})
 
 
 def summary(report: CostReport) -> Text:
@@ -210,6 +230,20 @@ def _convention_header(model: str, source: str, convention: Convention, detail: 
     return text
 
 
+#: What a narrow terminal keeps of a sweep's or a formula's table (render.fit).
+SWEEP_PRIORITIES = {
+    "total": NAME,
+    "MACs": MAIN,
+    "FLOPs": MAIN,
+    "params": HIGH,
+    "int MACs": MID,
+    "training FLOPs": MID,
+    "inputs": LOW,
+    "weight bytes": LOW,
+    "peak activation bytes": LOW,
+}
+
+
 def render_sweep(report: SweepReport) -> RenderableType:
     """One row per point: what varied, then the totals."""
     from ..sweep import QUANTITIES, totals_dict
@@ -231,7 +265,7 @@ def render_sweep(report: SweepReport) -> RenderableType:
         inputs = ", ".join(f"{n} {shape(s)}" for n, s, _ in point.inputs)
         style = None if point.uncounted == 0 else "yellow"
         table.add_row(value, inputs, *(human(totals[k]) for k in keys), style=style)
-    parts: list[RenderableType] = [header, table]
+    parts: list[RenderableType] = [header, fit(table, {**SWEEP_PRIORITIES, report.name: NAME})]
     footer = Text()
     missing = [p for p in report.points if p.uncounted]
     if missing:
@@ -298,4 +332,10 @@ def render_symbolic(report: SymbolicReport) -> RenderableType:
         )
     for note in report.notes:
         text.append(f"\nnote: {note}", style="cyan")
-    return Group(header, formulas, points, text)
+    formula_priorities = {**SWEEP_PRIORITIES, f"as a function of {var}": MAIN}
+    return Group(
+        header,
+        fit(formulas, formula_priorities, prose=[f"as a function of {var}"]),
+        fit(points, {**SWEEP_PRIORITIES, var: NAME}),
+        text,
+    )

@@ -8,11 +8,27 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from .fit import HIGH, LEAST, LOW, MAIN, MID, NAME, fit
 from .jsondoc import envelope
 from .units import duration, human
 
 if TYPE_CHECKING:
     from ..measure.throughput_mode import ThroughputPoint, ThroughputReport
+
+
+#: What a narrow terminal keeps of the table (render.fit): the point and its throughput.
+PRIORITIES = {
+    "batch": NAME,
+    "streams": MAIN,
+    "throughput": MAIN,
+    "latency median": HIGH,
+    "latency p90": MID,
+    "requests": LOW,
+    "GFLOP/s": LOW,
+    "input shapes": LOW,
+    "inferences": LEAST,
+    "elapsed": LEAST,
+}
 
 
 def render_throughput(report: ThroughputReport) -> RenderableType:
@@ -61,7 +77,7 @@ def render_throughput(report: ThroughputReport) -> RenderableType:
             shapes,
             style="bold green" if point is best and len(report.points) > 1 else None,
         )
-    parts: list[RenderableType] = [header, table]
+    parts: list[RenderableType] = [header, fit(table, PRIORITIES)]
     if len(report.batches) > 1 and len(report.streams) > 1:
         grid = Table(title="FPS by batch and streams", header_style="bold")
         grid.add_column("batch \\ streams", justify="right")
@@ -73,7 +89,7 @@ def render_throughput(report: ThroughputReport) -> RenderableType:
                 cell = report.point(batch, streams)
                 cells.append(f"{cell.fps:,.1f}" if cell else "-")
             grid.add_row(str(batch), *cells)
-        parts.append(grid)
+        parts.append(fit(grid, {"batch \\ streams": NAME}, default=MAIN))
     footer = Text()
     footer.append(
         f"best: batch {best.batch}, {best.streams} streams, {best.fps:,.1f} FPS", style="bold"

@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
+from .fit import HIGH, MAIN, NAME, FittedTable, fit
+
 if TYPE_CHECKING:
     from ..frontends.zoo import ZooEntry
 
 
-def render_zoo(entries: Sequence[ZooEntry]) -> Table:
+def render_zoo(entries: Sequence[ZooEntry]) -> FittedTable:
     """One row per model: its name, input shapes and description."""
     table = Table(header_style="bold")
     table.add_column("name")
@@ -20,7 +22,8 @@ def render_zoo(entries: Sequence[ZooEntry]) -> Table:
     for e in entries:
         shapes = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in e.input_shapes.items())
         table.add_row(e.name, shapes, e.description)
-    return table
+    priorities = {"name": NAME, "description": MAIN, "input": HIGH}
+    return fit(table, priorities, prose=["description"])
 
 
 def zoo_entries(entries: Sequence[ZooEntry]) -> list[dict[str, Any]]:
