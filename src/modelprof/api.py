@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +11,31 @@ from .costreport import CostReport
 from .costs import REGISTRY, CostRule
 from .errors import ModelLoadError
 from .graph import Graph
-from .shapes import InputSpec
+from .shapes import InputShapes as InputShapes  # the API's own name for it, re-exported
+from .shapes import as_specs
 
 ModelRef = Any  # str | os.PathLike | onnx.ModelProto | torch.nn.Module | Graph
-InputShapes = Iterable[InputSpec] | Mapping[str, tuple[int, ...]] | None
+
+#: Every form of model the API and the command line read, for messages that list them.
+MODEL_FORMS = (
+    "an .onnx, OpenVINO .xml or Keras .keras/.h5 file, a whole PyTorch module pickled in a "
+    ".pt/.pth file (read only when trusted), a file.py:factory or package.module:factory spec, "
+    "or a zoo name"
+)
 
 
 def load_graph(model: ModelRef, input_shapes: InputShapes = None) -> Graph:
     """Turn any model reference into a :class:`Graph`.
 
     Strings are resolved in this order: an existing or ``.onnx``-named file, a
-    ``file.py:factory`` or ``package.module:factory`` spec, then a zoo name.
+    ``file.py:factory`` or ``package.module:factory`` spec, then a zoo name. ``input_shapes``
+    takes any form :data:`~modelprof.shapes.InputShapes` describes: ``{"x": (1, 3, 224,
+    224)}``, a bare shape or example tensor for a model with one input, one per input in
+    order for several.
     """
     if isinstance(model, Graph):
         return model
+    input_shapes = as_specs(input_shapes)
     if isinstance(model, str | os.PathLike):
         return _load_path_or_name(os.fspath(model), input_shapes)
     kind = type(model).__module__.split(".")[0]
@@ -61,6 +71,11 @@ def _load_path_or_name(ref: str, input_shapes: InputShapes) -> Graph:
 
     path = Path(ref)
     suffix = path.suffix.lower()
+    if suffix in PICKLE_SUFFIXES:
+        raise ModelLoadError(
+            f"{path}: reading a pickled PyTorch module runs code from the file; if you trust "
+            f"it, count the module modelprof.build_module({ref!r}, trust_pickle=True) returns"
+        )
     if suffix == ".xml":
         from .frontends import openvino as openvino_frontend
 
@@ -73,7 +88,7 @@ def _load_path_or_name(ref: str, input_shapes: InputShapes) -> Graph:
         if suffix != ".onnx" and path.is_file():
             raise ModelLoadError(
                 f"{path}: unknown model file extension '{suffix or '(none)'}' "
-                "(modelprof reads .onnx files, file.py:factory specs and zoo names)"
+                f"(modelprof reads {MODEL_FORMS})"
             )
         from .frontends import onnx as onnx_frontend
 
@@ -90,10 +105,10 @@ def _load_path_or_name(ref: str, input_shapes: InputShapes) -> Graph:
         return torch_frontend.load_module(
             entry.build(), input_shapes, name=ref, default_shapes=entry.input_shapes
         )
-    if suffix in (".pt", ".pth", ".pb", ".tflite"):
+    if suffix in (".pb", ".tflite"):
         raise ModelLoadError(
-            f"{path}: '{suffix}' files are not supported yet (modelprof reads .onnx files, "
-            "file.py:factory specs and zoo names)"
+            f"{path}: '{suffix}' files are not supported (modelprof reads {MODEL_FORMS}; "
+            "convert the model to ONNX first)"
         )
     if suffix == ".py" and path.is_file():
         raise ModelLoadError(f"{path}: name the function that builds the model, e.g. {path}:build")
@@ -127,8 +142,8 @@ def build_module(model: ModelRef, *, trust_pickle: bool = False) -> Any:
     if Path(ref).suffix.lower() in PICKLE_SUFFIXES:
         if not trust_pickle:
             raise ModelLoadError(
-                f"{ref}: reading a pickled PyTorch file runs code from it; pass --trust-pickle "
-                "if you trust it (and give --input-shape)"
+                f"{ref}: reading a pickled PyTorch file runs code from it; pass "
+                "trust_pickle=True if you trust it"
             )
         return torch_frontend.load_pickled(Path(ref))
     if ref in zoo.ZOO:
@@ -148,6 +163,10 @@ def count(
     >>> report = count("seed-cnn")
     >>> report.total.flops
     394780
+
+    ``input_shapes``: ``{"x": (1, 3, 224, 224)}``; for a model with one input, a bare shape
+    ``(1, 3, 224, 224)`` or an example tensor (or numpy array), whose dtype is used (int64 ids
+    for an embedding); for several, a tuple of shapes or tensors in the model's input order.
 
     ``training=True`` adds each layer's backward-pass FLOPs (``training_flops``).
     """

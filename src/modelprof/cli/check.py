@@ -14,7 +14,7 @@ import click
 from ..errors import ModelprofError
 from ..shapes import parse_input_shape
 from . import options
-from .common import echo_err
+from .common import echo_err, model_argument
 
 
 @click.command("check")
@@ -49,6 +49,7 @@ from .common import echo_err
 )
 @options.count_bias_option
 @options.rules_option
+@options.trust_pickle_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only the exceeded budgets.")
 @click.pass_context
 def check_command(
@@ -64,6 +65,7 @@ def check_command(
     config: str | None,
     count_bias: bool,
     rules: tuple[str, ...],
+    trust_pickle: bool,
     quiet: bool,
 ) -> None:
     """Fail (exit 1) when MODEL exceeds a budget: params, MACs, FLOPs, weight bytes, peak
@@ -110,12 +112,13 @@ def check_command(
             f"pyproject.toml{where}"
         )
     specs = [parse_input_shape(s) for s in input_shapes]
+    source = model_argument(model, trust_pickle)
 
     from ..api import count, load_rules
 
     for path in rules:
         load_rules(path)
-    report = count(model, specs or None, count_bias=count_bias)
+    report = count(source, specs or None, count_bias=count_bias)
     result = b.check_report(report, budgets)
 
     for verdict in result.exceeded:

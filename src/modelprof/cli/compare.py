@@ -6,7 +6,7 @@ import click
 
 from ..shapes import parse_input_shape
 from . import options
-from .common import check_outputs, emit
+from .common import check_outputs, emit, model_argument
 
 #: what only acts with --profile
 MEASURE_ONLY = ("runtime", "device", "precision", "threads", "rounds", "iterations", "warmup")
@@ -38,6 +38,7 @@ MEASURE_ONLY = ("runtime", "device", "precision", "threads", "rounds", "iteratio
 @options.warmup_option
 @options.input_shape_option
 @options.report_options("table", "json")
+@options.trust_pickle_option
 @options.quiet_option
 @click.pass_context
 def compare_command(
@@ -55,11 +56,13 @@ def compare_command(
     fmt: str,
     output: str | None,
     force: bool,
+    trust_pickle: bool,
     quiet: bool,
 ) -> None:
-    """Compare MODELS (two or more: .onnx files, file.py:factory specs or zoo names) side by
-    side: params, MACs, FLOPs and peak activation memory, ratios to the first model. Each
-    --input-shape applies to every model.
+    """Compare MODELS (two or more: anything count reads, e.g. .onnx files, .pt modules with
+    --trust-pickle, file.py:factory specs or zoo names) side by side: params, MACs, FLOPs and
+    peak activation memory, ratios to the first model. Each --input-shape applies to every
+    model.
 
     With --profile, each model is compiled once in a process of its own and the models are
     timed in turn, round after round, so a change in the machine's load favours none of them:
@@ -77,9 +80,17 @@ def compare_command(
     check_outputs(output, force=force, inputs=models)
     settings = RunSettings(device=device, precision=precision, threads=threads, warmup=warmup)
     specs = [parse_input_shape(s) for s in input_shapes]
+    # a .pt file is passed on as the module it holds, and keeps its file name as its label
+    labels: list[str] = []
+    for model in models:
+        label, k = model, 2
+        while label in labels:
+            label, k = f"{model} #{k}", k + 1
+        labels.append(label)
     report = compare(
-        list(models),
+        [model_argument(m, trust_pickle) for m in models],
         specs or None,
+        labels=labels,
         profile=do_profile,
         runtime=runtime,
         settings=settings,

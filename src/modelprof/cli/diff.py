@@ -2,8 +2,9 @@
 
 A and B are each a count report (the JSON ``modelprof count --format json`` writes; a
 ``profile`` report's nested count works too) or anything ``modelprof count`` accepts (a file,
-a factory spec, a zoo name), counted on the spot with the same ``--input-shape``. A diff is
-information, so it exits 0 whatever it finds; bad input exits 2.
+a pickled ``.pt`` module with ``--trust-pickle``, a factory spec, a zoo name), counted on the
+spot with the same ``--input-shape``. A diff is information, so it exits 0 whatever it finds;
+bad input exits 2.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from rich.console import RenderableType
 from ..diffing import DiffInputError
 from ..shapes import parse_input_shape
 from . import options
-from .common import check_outputs, emit
+from .common import check_outputs, emit, model_argument
 
 FORMATS = ("table", "json", "md")
+#: model files, never read as reports
+MODEL_SUFFIXES = (".onnx", ".xml", ".py", ".keras", ".h5", ".pt", ".pth")
 
 
 @click.command("diff")
@@ -39,6 +42,7 @@ FORMATS = ("table", "json", "md")
 @click.option("--top", type=click.IntRange(min=0), help="Show the N first rows (0: all).")
 @options.count_bias_option
 @options.rules_option
+@options.trust_pickle_option
 @options.quiet_option
 @click.pass_context
 def diff_command(
@@ -54,15 +58,16 @@ def diff_command(
     top: int | None,
     count_bias: bool,
     rules: tuple[str, ...],
+    trust_pickle: bool,
     quiet: bool,
 ) -> None:
     """Per-layer differences (params, MACs, FLOPs) between A and B, layers matched by name.
 
     A and B are count reports (modelprof count MODEL --format json -o A.json) or models
-    (an .onnx file, file.py:factory, a zoo name...); --input-shape, --count-bias and --rules
-    apply to whichever is a model, and are refused when both are reports. Layers only in A
-    are listed as removed, only in B as added. Exit status 0 (a diff is information), 2 on
-    bad input.
+    (an .onnx file, a .pt module with --trust-pickle, file.py:factory, a zoo name...);
+    --input-shape, --count-bias, --rules and --trust-pickle apply to whichever is a model, and
+    are refused when both are reports. Layers only in A are listed as removed, only in B as
+    added. Exit status 0 (a diff is information), 2 on bad input.
     """
     from ..api import load_rules
     from ..diffing import diff_documents
@@ -77,15 +82,15 @@ def diff_command(
     options.refuse_unless(
         ctx,
         not (_looks_like_json(Path(a)) and _looks_like_json(Path(b))),
-        ("input_shapes", "count_bias", "rules"),
+        ("input_shapes", "count_bias", "rules", "trust_pickle"),
         "a model as A or B (saved reports are not counted again)",
     )
     check_outputs(output, force=force, inputs=(a, b, *rules))
     specs = [parse_input_shape(s) for s in input_shapes]
     for path in rules:
         load_rules(path)
-    doc_a = _load(a, specs, count_bias)
-    doc_b = _load(b, specs, count_bias)
+    doc_a = _load(a, specs, count_bias, trust_pickle)
+    doc_b = _load(b, specs, count_bias, trust_pickle)
     diff = diff_documents(doc_a, doc_b, ref_a=a, ref_b=b)
 
     document: RenderableType
@@ -99,7 +104,7 @@ def diff_command(
     emit(document, output=output, force=force, quiet=quiet)
 
 
-def _load(ref: str, specs: list[Any], count_bias: bool) -> dict[str, Any]:
+def _load(ref: str, specs: list[Any], count_bias: bool, trust_pickle: bool) -> dict[str, Any]:
     """The count document of ``ref``: read from a saved report, or counted now."""
     from ..diffing import count_document_of
 
@@ -125,7 +130,9 @@ def _load(ref: str, specs: list[Any], count_bias: bool) -> dict[str, Any]:
     from ..api import count
     from ..render.jsondoc import count_document
 
-    return count_document(count(ref, specs or None, count_bias=count_bias))
+    return count_document(
+        count(model_argument(ref, trust_pickle), specs or None, count_bias=count_bias)
+    )
 
 
 def _no_constant(name: str) -> None:
@@ -136,7 +143,7 @@ def _no_constant(name: str) -> None:
 def _looks_like_json(path: Path) -> bool:
     if path.suffix.lower() == ".json":
         return True
-    if path.suffix.lower() in (".onnx", ".xml", ".py", ".keras", ".h5") or not path.is_file():
+    if path.suffix.lower() in MODEL_SUFFIXES or not path.is_file():
         return False
     try:
         with path.open("rb") as handle:

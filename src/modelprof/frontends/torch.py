@@ -11,11 +11,16 @@ layers; their outputs are recorded as aliases of their base tensor.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import importlib.util
 import inspect
+import json
+import keyword
 import pickle
+import re
 import sys
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import MissingExtraError, ModelLoadError, ShapeError, first_line
 from ..graph import Graph, Node, TensorInfo, Weight
-from ..shapes import InputSpec, resolve_inputs
+from ..shapes import InputShapes, how_to_give, resolve_inputs
 
 if TYPE_CHECKING:
     import torch
@@ -67,30 +72,93 @@ def load_factory(spec: str) -> torch.nn.Module:
     return cast("torch.nn.Module", obj.eval())
 
 
+#: The Python files modelprof imported (``path/to/my_net.py``), by the module name each got:
+#: (resolved path, digest of its source). A pickled module names its classes by that name, and
+#: :func:`load_pickled` imports the file again under it.
+USER_FILES: dict[str, tuple[Path, str]] = {}
+
+_PRIVATE = re.compile(r"_modelprof_user_(?P<stem>\w*?)_[0-9a-f]{12}")
+
+
 def import_target(target: str) -> Any:
     """The Python module the part of a ``target:name`` spec before the colon names: a file
-    (``path/to/file.py``, imported under a private name so two files called ``model.py``
-    never collide) or an importable ``package.module``. Import errors become one line."""
+    (``path/to/file.py``) or an importable ``package.module``. Import errors become one line.
+
+    A file is imported under its stem (``my_net``), so that a module built from it pickles
+    under a name ``import my_net`` finds again, unless that name is taken by another module (a
+    second ``model.py``, a ``json.py``): then under ``_modelprof_user_<stem>_<digest of its
+    path>``, so two files never collide. A file already imported under that name, unchanged
+    since, is not run again (objects built from it stay instances of its classes)."""
     if target.endswith(".py") or "/" in target or "\\" in target:
         path = Path(target)
         if not path.is_file():
             raise ModelLoadError(f"no such Python file: {path}")
-        name = f"_modelprof_user_{abs(hash(str(path.resolve())))}"
-        loader_spec = importlib.util.spec_from_file_location(name, path)
-        if loader_spec is None or loader_spec.loader is None:
-            raise ModelLoadError(f"cannot import {path}")
-        module = importlib.util.module_from_spec(loader_spec)
-        sys.modules[name] = module
-        try:
-            loader_spec.loader.exec_module(module)
-        except Exception as exc:
-            sys.modules.pop(name, None)
-            raise ModelLoadError(f"importing {path} failed: {type(exc).__name__}: {exc}") from None
-        return module
+        resolved = path.resolve()
+        name = _module_name(resolved)
+        loaded, known = sys.modules.get(name), USER_FILES.get(name)
+        digest = _digest(resolved)
+        if loaded is not None and (known is None or known[1] == digest):
+            USER_FILES[name] = (resolved, digest)  # imported by the user, or unchanged since
+            return loaded
+        return _import_file(name, path)
     try:
         return importlib.import_module(target)
     except Exception as exc:
         raise ModelLoadError(f"cannot import {target}: {type(exc).__name__}: {exc}") from None
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _module_name(resolved: Path) -> str:
+    """The stem of the file, when no other module has that name; else a private name."""
+    stem = resolved.stem
+    if stem.isidentifier() and not keyword.iskeyword(stem) and _free_for(stem, resolved):
+        return stem
+    where = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+    safe = re.sub(r"\W", "_", stem)
+    return f"_modelprof_user_{safe}_{where}"
+
+
+def _free_for(name: str, resolved: Path) -> bool:
+    """Whether ``name`` is unused, or names ``resolved`` itself, loaded or importable."""
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        return _same_file(getattr(loaded, "__file__", None), resolved)
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return False
+    return spec is None or _same_file(spec.origin, resolved)
+
+
+def _same_file(origin: str | None, resolved: Path) -> bool:
+    try:
+        return origin is not None and Path(origin).resolve() == resolved
+    except OSError:
+        return False
+
+
+def _import_file(name: str, path: Path) -> ModuleType:
+    """Run the file ``path`` as module ``name`` (in ``sys.modules``, as an import would)."""
+    loader_spec = importlib.util.spec_from_file_location(name, path)
+    if loader_spec is None or loader_spec.loader is None:
+        raise ModelLoadError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(loader_spec)
+    previous = sys.modules.get(name)
+    sys.modules[name] = module
+    try:
+        loader_spec.loader.exec_module(module)
+    except Exception as exc:
+        if previous is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = previous
+        raise ModelLoadError(f"importing {path} failed: {type(exc).__name__}: {exc}") from None
+    resolved = path.resolve()
+    USER_FILES[name] = (resolved, _digest(resolved))
+    return module
 
 
 def input_names(module: torch.nn.Module) -> list[str]:
@@ -539,14 +607,19 @@ def recording(cap: _Capture) -> Iterator[None]:
     torch = cap.torch
     from torch.utils._python_dispatch import TorchDispatchMode
 
+    def dispatch(self: Any, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        cap.record(func, args, kwargs, out)
+        return out
+
+    # torch wraps a mode's __torch_dispatch__ so that dynamo skips it, and that wrapper imports
+    # torch._dynamo on its first call (about 1.5 s of a cold count): it looks for the function
+    # to call under this attribute first, and nothing here is ever compiled
+    setattr(dispatch, "__dynamo_disable", dispatch)
+
     class Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
-        def __torch_dispatch__(
-            self, func: Any, types: Any, args: Any = (), kwargs: Any = None
-        ) -> Any:
-            kwargs = kwargs or {}
-            out = func(*args, **kwargs)
-            cap.record(func, args, kwargs, out)
-            return out
+        __torch_dispatch__ = dispatch
 
     hooks = torch.nn.modules.module
     pre = hooks.register_module_forward_pre_hook(cap.pre_hook)
@@ -564,12 +637,14 @@ def recording(cap: _Capture) -> Iterator[None]:
 
 def load_module(
     module: torch.nn.Module,
-    inputs: Iterable[InputSpec] | Mapping[str, tuple[int, ...]] | None,
+    inputs: InputShapes,
     *,
     name: str = "model",
     default_shapes: Mapping[str, tuple[int, ...]] | None = None,
 ) -> Graph:
-    """Run ``module`` once on random inputs of the given shapes and record its Graph."""
+    """Run ``module`` once on random inputs of the given shapes (any form of
+    :data:`~modelprof.shapes.InputShapes`; an example tensor's dtype is used, not its values)
+    and record its Graph."""
     torch = import_torch()
     names = list(default_shapes) if default_shapes else input_names(module)
     specs = resolve_inputs(inputs, names)
@@ -581,7 +656,7 @@ def load_module(
             shapes[n] = (tuple(default_shapes[n]), "float32")
         else:
             raise ShapeError(
-                f"no shape for input '{n}' of {name}: give one with --input-shape {n}=1x3x224x224"
+                f"no shape for input '{n}' of {name}: give one with {how_to_give(n, inputs)}"
             )
     example = random_inputs(shapes[n] for n in names)
     cap = _Capture(module)
@@ -677,23 +752,105 @@ def _batchnorm_notes(nodes: list[Node], cap: _Capture) -> list[str]:
 MOVED_CLASS_MODULES = {"modelprof.transforms.torch_layers": "modelprof.frontends.torch_layers"}
 
 
+#: The record :func:`save_module` adds to a ``torch.save`` archive, next to its ``data.pkl``:
+#: the user files the module's classes come from, by module name (``{"my_net":
+#: "/abs/path/my_net.py"}``). ``torch.load`` ignores records it does not know.
+SOURCES_RECORD = "modelprof/sources.json"
+
+
+def save_module(module: Any, path: Path) -> None:
+    """``torch.save(module, path)``, plus where the user files its classes come from, so that
+    :func:`load_pickled` finds them from any folder (``--save x.pt``)."""
+    torch = import_torch()
+    torch.save(module, path)
+    sources = _user_sources(module)
+    if not sources:
+        return
+    with zipfile.ZipFile(path, "a") as archive:
+        pickled = next(n for n in archive.namelist() if n.endswith("data.pkl"))
+        archive.writestr(pickled.removesuffix("data.pkl") + SOURCES_RECORD, json.dumps(sources))
+
+
+def _user_sources(module: Any) -> dict[str, str]:
+    """The user files (see :data:`USER_FILES`) that the classes of ``module``'s submodules,
+    and the objects they hold, come from."""
+    names: set[object] = set()
+    for m in module.modules():
+        names.add(type(m).__module__)
+        for value in vars(m).values():
+            names.update((type(value).__module__, getattr(value, "__module__", None)))
+    return {n: str(path) for n, (path, _) in USER_FILES.items() if n in names}
+
+
+def _recorded_sources(path: Path) -> dict[str, str]:
+    """The record :func:`save_module` wrote into ``path``, or nothing."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            record = next((n for n in archive.namelist() if n.endswith("/" + SOURCES_RECORD)), None)
+            data = json.loads(archive.read(record)) if record else {}
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def _import_user_module(name: str, recorded: str | None, folders: Sequence[Path]) -> None:
+    """Import the user file that defines module ``name``, which no import finds: the file
+    recorded when it was saved, else ``<stem>.py`` in one of ``folders``."""
+    private = _PRIVATE.fullmatch(name)
+    stem = private["stem"] if private else name
+    candidates = [Path(recorded)] if recorded else []
+    candidates += [folder / f"{stem}.py" for folder in folders]
+    for candidate in candidates:
+        if candidate.is_file():
+            _import_file(name, candidate)
+            return
+    saved_from = f" (it was saved from {recorded})" if recorded else ""
+    raise ModelLoadError(
+        f"its classes are defined in module '{name}', which is not importable{saved_from}: "
+        f"put {stem}.py next to it, in the current folder or on PYTHONPATH"
+    )
+
+
 class _RelocatingUnpickler(pickle.Unpickler):
-    """An unpickler that finds classes at their new module when a pickle names an old one."""
+    """An unpickler that finds classes at their new module when a pickle names an old one,
+    and imports the user file a class comes from (``my_net.py``) when no import finds it."""
+
+    sources: Mapping[str, str] = {}
+    folders: Sequence[Path] = ()
 
     def find_class(self, module: str, name: str) -> Any:
-        return super().find_class(MOVED_CLASS_MODULES.get(module, module), name)
+        module = MOVED_CLASS_MODULES.get(module, module)
+        try:
+            return super().find_class(module, name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+        _import_user_module(module, self.sources.get(module), self.folders)
+        return super().find_class(module, name)
 
 
-def _relocating_pickle() -> ModuleType:
-    """``pickle`` with :class:`_RelocatingUnpickler`, in the shape ``torch.load`` takes."""
+def _relocating_pickle(path: Path) -> ModuleType:
+    """``pickle`` with :class:`_RelocatingUnpickler` for ``path``, in the shape ``torch.load``
+    takes: user files are looked for where the record in ``path`` says, then next to
+    ``path``, then in the current folder."""
+    folders = list(dict.fromkeys((path.resolve().parent, Path.cwd())))
+    unpickler = type(
+        "Unpickler",
+        (_RelocatingUnpickler,),
+        {"sources": _recorded_sources(path), "folders": folders},
+    )
     module = ModuleType("modelprof_relocating_pickle")
-    module.Unpickler = _RelocatingUnpickler  # type: ignore[attr-defined]
+    module.Unpickler = unpickler  # type: ignore[attr-defined]
     module.load = pickle.load  # type: ignore[attr-defined]
     return module
 
 
 def load_pickled(path: Path) -> Any:
-    """A whole module saved with ``torch.save(module)`` (what ``--save x.pt`` writes)."""
+    """A whole module saved with ``torch.save(module)`` (what ``--save x.pt`` writes). A class
+    from a user file (``my_net.py:build``) is found by its module name, or else in the file
+    :func:`save_module` recorded, ``my_net.py`` next to ``path`` or in the current folder."""
     torch = import_torch()
     if not path.is_file():
         raise ModelLoadError(f"no such file: {path}")
@@ -702,8 +859,10 @@ def load_pickled(path: Path) -> Any:
         from . import torch_layers  # noqa: F401
 
         obj = torch.load(
-            path, map_location="cpu", weights_only=False, pickle_module=_relocating_pickle()
+            path, map_location="cpu", weights_only=False, pickle_module=_relocating_pickle(path)
         )
+    except ModelLoadError as exc:
+        raise ModelLoadError(f"{path} could not be unpickled: {exc}") from None
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         raise ModelLoadError(f"{path} could not be unpickled: {message}") from None

@@ -71,7 +71,9 @@ def save_model(
 ) -> Path:
     """Write the model to ``path`` by its suffix: copy the ONNX file, convert it to OpenVINO
     IR (weights kept in f32), or pickle the whole PyTorch module (Torch-Pruning's advice for
-    pruned models, whose layer shapes no longer match their class's constructor)."""
+    pruned models, whose layer shapes no longer match their class's constructor), with a
+    record of the user files its classes come from, so modelprof reads it back from anywhere
+    (:func:`~modelprof.frontends.torch.save_module`)."""
     target = Path(path)
     suffix = target.suffix.lower()
     parent = target.parent if str(target.parent) else Path(".")
@@ -93,9 +95,10 @@ def save_model(
             _publish(tmp / "model.bin", target.with_suffix(".bin"), force=force)
             _publish(tmp / "model.xml", target, force=force)
         elif suffix == ".pt":
-            import torch
+            from ..frontends.torch import save_module
 
-            torch.save(module, tmp / "model.pt")
+            # torch.save, plus where a user file.py the module's classes come from lives
+            save_module(module, tmp / "model.pt")
             _publish(tmp / "model.pt", target, force=force)
         else:
             raise ModelprofError(f"--save {target}: use a .onnx, .xml or .pt file name")
