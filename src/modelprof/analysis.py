@@ -26,7 +26,7 @@ from typing import Any
 
 from .costreport import Convention, CostReport, LayerCost, Totals
 from .costs import REGISTRY, Cost, OpCall, Registry
-from .errors import RuleError
+from .errors import RuleError, safe_str
 from .graph import Graph, Node, TensorInfo, Uncounted, Weight, nbytes_of
 
 #: Ops that, applied to weights only, just re-express a weight (constant-foldable).
@@ -166,8 +166,15 @@ def analyze(
                 call = OpCall(op, tuple(in_infos), tuple(out_infos), node.attrs, count_bias)
                 try:
                     cost = rule(call)
-                except Exception as exc:  # a rule that cannot cost this node: say so, never zero
-                    cost = f"not counted: {exc}"
+                except KeyboardInterrupt:
+                    raise
+                except SystemExit as exc:  # user code must not end the program mid-count
+                    name = getattr(rule, "__qualname__", "the rule")
+                    raise RuleError(
+                        f"the cost rule for {op} ({name}) called sys.exit({safe_str(exc.code)})"
+                    ) from None
+                except BaseException as exc:  # a rule that cannot cost this node: never zero
+                    cost = f"not counted: {safe_str(exc) or type(exc).__name__}"
                 else:
                     cost = _checked_cost(cost, rule, node.name, op)
                 if cacheable:
@@ -467,14 +474,21 @@ def _checked_cost(cost: object, rule: object, node: str, op: str) -> Cost:
     """A rule's result as a :class:`Cost` of non-negative integers, or a :class:`RuleError`
     naming the rule and the node: a user's rule that returns a number, a negative count or
     NaN would otherwise crash the totals or print them wrong."""
-    values = tuple(cost) if isinstance(cost, Cost) else ()
+    try:
+        values = tuple(cost) if isinstance(cost, Cost) else ()
+    except Exception:  # a Cost subclass whose iteration fails
+        values = ()
     if values and all(
         isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0 for v in values
     ):
         return Cost(*(int(v) for v in values))
-    name = getattr(rule, "__qualname__", repr(rule))
+    name = getattr(rule, "__qualname__", None) or type(rule).__name__
+    try:
+        shown = repr(cost)
+    except Exception:
+        shown = f"a {type(cost).__name__} that cannot be shown"
     raise RuleError(
-        f"the cost rule for {op} ({name}) returned {cost!r} for node '{node}': a rule must "
+        f"the cost rule for {op} ({name}) returned {shown} for node '{node}': a rule must "
         "return a modelprof.Cost of non-negative integers"
     )
 

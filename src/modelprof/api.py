@@ -9,7 +9,7 @@ from typing import Any
 from .analysis import analyze
 from .costreport import CostReport
 from .costs import REGISTRY, CostRule
-from .errors import ModelLoadError
+from .errors import ModelLoadError, safe_str
 from .graph import Graph
 from .shapes import InputShapes as InputShapes  # the API's own name for it, re-exported
 from .shapes import as_specs
@@ -199,8 +199,11 @@ def load_rules(path: str | os.PathLike[str]) -> None:
         runpy.run_path(str(p), run_name="modelprof_user_rules")
     except RuleError:
         raise
+    except KeyboardInterrupt:
+        raise
     except SystemExit as exc:  # a rules file has no business ending the program
-        why = f"it called sys.exit({exc.code!r})"
+        why = f"it called sys.exit({safe_str(exc.code)})"
         raise RuleError(f"loading rules from {p} failed: {why}") from None
-    except Exception as exc:
-        raise RuleError(f"loading rules from {p} failed: {type(exc).__name__}: {exc}") from None
+    except BaseException as exc:  # whatever user code raises is the file's problem, in one line
+        why = f"{type(exc).__name__}: {safe_str(exc)}"
+        raise RuleError(f"loading rules from {p} failed: {why}") from None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -198,6 +199,10 @@ def find_pyproject(start: str | os.PathLike[str] | None = None) -> Path | None:
     return None
 
 
+#: A config file larger than this is not a pyproject.toml (a device, a log...).
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def _load_toml(path: Path) -> dict[str, Any]:
     try:
         import tomllib
@@ -211,8 +216,18 @@ def _load_toml(path: Path) -> dict[str, Any]:
                 f"reading {path} needs Python 3.11 or the 'tomli' package: pip install tomli"
             ) from None
     try:
+        # a FIFO would block the open and a device never end the read: regular files only
+        if path.exists() and not path.is_dir() and not stat.S_ISREG(path.stat().st_mode):
+            raise BudgetError(f"{path} is not a regular file, not a pyproject.toml")
         with path.open("rb") as handle:
-            data = tomllib.load(handle)
+            text = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(text) > MAX_CONFIG_BYTES:
+            raise BudgetError(f"{path} is larger than a pyproject.toml ({MAX_CONFIG_BYTES:,} B)")
+        data = tomllib.loads(text.decode("utf-8"))
+    except RecursionError:
+        raise BudgetError(f"{path}: invalid TOML: nested too deeply") from None
+    except UnicodeDecodeError as exc:
+        raise BudgetError(f"{path}: invalid TOML: {exc}") from None
     except FileNotFoundError:
         raise BudgetError(f"no such config file: {path}") from None
     except IsADirectoryError:

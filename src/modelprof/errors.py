@@ -63,3 +63,13 @@ def runtime_message(exc: BaseException) -> str:
         if not line.startswith(("Exception from", "Check '", "While validating", "Summary:"))
     ]
     return useful[-1] if useful else lines[0]
+
+
+def safe_str(value: object) -> str:
+    """``str(value)``, or a placeholder when the object's own ``__str__``/``__repr__`` fails:
+    user code (a rules file, a factory) may hand us objects that cannot even describe
+    themselves, and that must not turn into a crash while reporting their error."""
+    try:
+        return str(value)
+    except Exception:
+        return f"<{type(value).__name__} that cannot be shown>"

@@ -89,7 +89,12 @@ def emit(report: RenderableType, *, output: str | None, force: bool, quiet: bool
     else:
         text = render_text(report)
     if output is None or output == STDOUT:
-        click.echo(text, nl=False)
+        try:
+            click.echo(text, nl=False)
+        except OSError as exc:
+            if isinstance(exc, BrokenPipeError):
+                raise  # the reader left (head): not an error
+            raise ModelprofError(f"cannot write the report: {exc.strerror or exc}") from None
         return
     write_atomically(output, text, force=force)
     if not quiet:
@@ -156,7 +161,7 @@ def check_outputs(
         if text.endswith(("/", os.sep)):
             raise ModelprofError(f"{text} names a folder; give a file name")
     given = [Path(p) for p in named]
-    resolved = [p.resolve() for p in given]
+    resolved = [_resolved(p) for p in given]
     if len(set(resolved)) != len(resolved):
         raise ModelprofError("two outputs name the same file; give each its own path")
     protected = _protected([model, *inputs])
@@ -191,10 +196,19 @@ def input_files(ref: str | None) -> list[Path]:
     return files
 
 
+def _resolved(path: Path) -> Path:
+    """``path`` with its links followed, or one error when that cannot be done (a link loop,
+    a NUL byte): a name the system refuses is no output, and no input we can protect."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ModelprofError(f"{path}: cannot be resolved ({exc})") from None
+
+
 def _identity(path: Path) -> tuple[int, int] | None:
     try:
         st = path.stat()
-    except OSError:
+    except (OSError, ValueError):
         return None
     return (st.st_dev, st.st_ino)
 
@@ -205,7 +219,10 @@ def _protected(refs: Iterable[str | None]) -> dict[object, str]:
     found: dict[object, str] = {}
     for ref in refs:
         for file in input_files(ref):
-            found[file.resolve()] = str(file)
+            try:
+                found[file.resolve()] = str(file)
+            except (OSError, RuntimeError, ValueError):
+                continue  # a name the system refuses is read by nobody, and refused later
             identity = _identity(file)
             if identity is not None:
                 found[identity] = str(file)

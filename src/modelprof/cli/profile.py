@@ -217,11 +217,14 @@ def profile_command(
         document = profile_view.render_profile(
             report, sort="time" if top_n and sort == "order" else sort, top=top_n
         )
+    from ..render.html import profile_html
+
+    # standard output first: if it cannot be written, no file has been reported written
+    if html_path == STDOUT:
+        emit(profile_html(report), output=html_path, force=force, quiet=quiet)
     if not (html_path == STDOUT and output is None):
         emit(document, output=output, force=force, quiet=quiet)
-    if html_path:
-        from ..render.html import profile_html
-
+    if html_path and html_path != STDOUT:
         emit(profile_html(report), output=html_path, force=force, quiet=quiet)
 
 

@@ -528,7 +528,6 @@ class _GraphBuilder:
         """Record every stored tensor (initializers, Constant nodes) as a weight or a constant,
         and note the payloads shape inference will not need (:meth:`_strip_payloads`)."""
         import onnx
-        from onnx import numpy_helper
 
         buffers, value_inputs, quant_weights = _inputs_at(
             graph, op_types, _BUFFER_INPUTS, _VALUE_INPUTS, _QUANT_WEIGHT_INPUTS
@@ -556,7 +555,7 @@ class _GraphBuilder:
                 singles.append(name)
             if not is_float and init.data_location != external and numel <= SMALL_INT_ELEMENTS:
                 if numel <= 16:
-                    self.values[name] = numpy_helper.to_array(init)
+                    self.values[name] = self._small_value(init)
             elif numel > SMALL_INT_ELEMENTS and init.data_location != external:
                 # only large payloads: clearing 66,666 small ones costs more than it saves
                 self.payloads.append(init)
@@ -567,6 +566,19 @@ class _GraphBuilder:
             for node in graph.node:
                 if node.op_type == "Constant":
                     self._constant_node(node, buffers, value_inputs)
+
+    def _small_value(self, tensor: Any) -> Any:
+        """A small stored tensor's values, or one error when its payload does not hold them
+        (fewer bytes than its dims say)."""
+        from onnx import numpy_helper
+
+        try:
+            return numpy_helper.to_array(tensor)
+        except (ValueError, TypeError) as exc:
+            raise ModelLoadError(
+                f"{self.label}: tensor '{tensor.name}' does not hold the values its dims "
+                f"{tuple(tensor.dims)} say: {first_line(exc)}"
+            ) from None
 
     def _strip_payloads(self) -> None:
         """Clear, in place, the weight payloads of a large model before onnx's inference,
@@ -599,7 +611,6 @@ class _GraphBuilder:
         ``1.0`` or ``sqrt(d)``), since exporters put real parameters in initializers."""
         import numpy as np
         import onnx
-        from onnx import numpy_helper
 
         out = node.output[0]
         tensor = next((a.t for a in node.attribute if a.name == "value"), None)
@@ -618,7 +629,7 @@ class _GraphBuilder:
             return
         self.constants.add(out)
         if prod(shape) <= 16 and tensor.data_location != onnx.TensorProto.EXTERNAL:
-            self.values[out] = numpy_helper.to_array(tensor)
+            self.values[out] = self._small_value(tensor)
 
     def _bind_inputs(
         self, graph: Any, user: Iterable[InputSpec] | Mapping[str, tuple[int, ...]] | None

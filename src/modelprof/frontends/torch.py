@@ -27,7 +27,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
 
-from ..errors import MissingExtraError, ModelLoadError, ShapeError, first_line
+from ..errors import MissingExtraError, ModelLoadError, ShapeError, first_line, safe_str
 from ..graph import Graph, Node, TensorInfo, Weight
 from ..shapes import InputShapes, how_to_give, resolve_inputs
 
@@ -65,8 +65,11 @@ def load_factory(spec: str) -> torch.nn.Module:
             raise ModelLoadError(f"{spec} is neither an nn.Module nor a callable that builds one")
         try:
             obj = obj()
-        except Exception as exc:
-            raise ModelLoadError(f"calling {spec}() failed: {type(exc).__name__}: {exc}") from None
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # user code: SystemExit too
+            why = f"{type(exc).__name__}: {safe_str(exc)}"
+            raise ModelLoadError(f"calling {spec}() failed: {why}") from None
     if not isinstance(obj, nn_module):
         raise ModelLoadError(f"{spec} returned {type(obj).__name__}, not a torch.nn.Module")
     return cast("torch.nn.Module", obj.eval())
@@ -103,8 +106,11 @@ def import_target(target: str) -> Any:
         return _import_file(name, path)
     try:
         return importlib.import_module(target)
-    except Exception as exc:
-        raise ModelLoadError(f"cannot import {target}: {type(exc).__name__}: {exc}") from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # user code: SystemExit too
+        why = f"{type(exc).__name__}: {safe_str(exc)}"
+        raise ModelLoadError(f"cannot import {target}: {why}") from None
 
 
 def _digest(path: Path) -> str:
@@ -150,12 +156,15 @@ def _import_file(name: str, path: Path) -> ModuleType:
     sys.modules[name] = module
     try:
         loader_spec.loader.exec_module(module)
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # user code: SystemExit too
         if previous is None:
             sys.modules.pop(name, None)
         else:
             sys.modules[name] = previous
-        raise ModelLoadError(f"importing {path} failed: {type(exc).__name__}: {exc}") from None
+        why = f"{type(exc).__name__}: {safe_str(exc)}"
+        raise ModelLoadError(f"importing {path} failed: {why}") from None
     resolved = path.resolve()
     USER_FILES[name] = (resolved, _digest(resolved))
     return module
@@ -665,7 +674,9 @@ def load_module(
     try:
         with recording(cap):
             result = module(*example)
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # user code: SystemExit too
         message = first_line(exc)
         raise ModelLoadError(
             f"running {name} on inputs {', '.join(f'{n}={_fmt(shapes[n][0])}' for n in names)} "
@@ -863,8 +874,10 @@ def load_pickled(path: Path) -> Any:
         )
     except ModelLoadError as exc:
         raise ModelLoadError(f"{path} could not be unpickled: {exc}") from None
-    except Exception as exc:
-        message = f"{type(exc).__name__}: {exc}"
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # user code: SystemExit too
+        message = f"{type(exc).__name__}: {safe_str(exc)}"
         raise ModelLoadError(f"{path} could not be unpickled: {message}") from None
     if not isinstance(obj, torch.nn.Module):
         raise ModelLoadError(

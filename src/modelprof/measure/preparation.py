@@ -40,9 +40,25 @@ class PreparedModel:
     count: CostReport
 
 
+#: More FLOPs than this in one inference is no model to time (10 PFLOP: hours at the peak of
+#: this kind of CPU): a Loop's trip count of 2^63 - 1, a shape off by some digits.
+MAX_PROFILE_FLOPS = 10**16
+
+
 def prepare(model: ModelRef, input_shapes: InputShapes, workdir: Path) -> PreparedModel:
     """Resolve ``model`` to a file the runtimes read (an ONNX file, exporting PyTorch models,
-    or an OpenVINO IR as it is) and count it."""
+    or an OpenVINO IR as it is) and count it; refuse a model too large to time."""
+    prepared = _prepare(model, input_shapes, workdir)
+    flops = prepared.count.total.flops
+    if flops > MAX_PROFILE_FLOPS:
+        raise ModelprofError(
+            f"{prepared.label} does {flops:.3g} FLOPs per inference, more than can be timed "
+            f"(at most {MAX_PROFILE_FLOPS:.0e}): check its input shapes and loop trip counts"
+        )
+    return prepared
+
+
+def _prepare(model: ModelRef, input_shapes: InputShapes, workdir: Path) -> PreparedModel:
     from ..frontends import onnx as onnx_frontend
 
     if isinstance(model, str | Path) and str(model).lower().endswith(".onnx"):
@@ -151,7 +167,11 @@ def read_inputs(path: Path, graph: Graph) -> dict[str, Any]:
             )
         with path.open("rb") as handle:
             return {infos[0].name: _read_npy(handle, path, infos[0].name, infos[0])}
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
+    except ModelprofError:
+        raise
+    except MemoryError:  # a header declaring gigabytes of header
+        raise ModelLoadError(f"{path} is not a readable .npy or .npz file: too large") from None
+    except Exception as exc:  # zipfile, zlib, numpy's header parser: all mean a broken file
         detail = first_line(exc) or "the file is truncated"
         raise ModelLoadError(f"{path} is not a readable .npy or .npz file: {detail}") from None
 

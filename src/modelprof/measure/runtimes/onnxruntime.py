@@ -104,7 +104,7 @@ class OnnxRuntime(Runtime):
         }[level]
         if settings.threads:
             options.intra_op_num_threads = settings.threads
-        options.log_severity_level = 3
+        options.log_severity_level = 4  # fatal only: its errors reach the user as ours, once
         if profile_dir is not None:
             options.enable_profiling = True
             options.profile_file_prefix = os.path.join(profile_dir, "ort")
@@ -116,6 +116,13 @@ class OnnxRuntime(Runtime):
                 f"{onnx_path.name} is an OpenVINO IR: ONNX Runtime reads ONNX files only "
                 "(profile it with --runtime openvino)"
             )
+        try:
+            str(onnx_path).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ModelprofError(
+                f"ONNX Runtime cannot open {onnx_path!s:.60}: its name is not valid UTF-8 "
+                "(rename the file)"
+            ) from None
         ort = _import()
         try:
             return ort.InferenceSession(
