@@ -267,3 +267,26 @@ def parse_shape_list(text: str, what: str) -> tuple[Shape, ...]:
     if len(set(shapes)) != len(shapes):
         raise ModelprofError(f"malformed {what} '{text}': a shape is repeated")
     return tuple(shapes)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the system can still give (Linux's MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def check_fits_memory(nbytes: int, what: str) -> None:
+    """Refuse, before allocating, ``nbytes`` that this machine's free memory cannot hold (a
+    typo in a shape, a probe size off by a few digits): the runtime would need more still."""
+    free = available_memory()
+    if free is not None and nbytes > free:
+        raise ModelprofError(
+            f"{what} need {nbytes / 2**30:,.1f} GiB, more than the {free / 2**30:,.1f} GiB of "
+            "memory free here: give smaller shapes"
+        )

@@ -143,3 +143,16 @@ def test_a_pt_file_saved_before_the_layer_classes_moved_still_loads(tmp_path: Pa
     assert report.total.macs == 162 + 72
     assert report.total.params == 2 * 9 + 4 * 2
     assert module(torch.ones(1, 2, 5, 5)).shape == (1, 4, 3, 3)
+
+
+def test_counting_does_not_import_torch_dynamo() -> None:
+    # torch's wrapper around a dispatch mode imported torch._dynamo on its first call: about
+    # 1.5 s of every cold count (benchmarks/bench_cold_start.py measures the whole start)
+    import subprocess
+
+    code = (
+        "import sys, modelprof; r = modelprof.count('seed-cnn'); "
+        "print(r.total.flops, any(m.startswith('torch._dynamo') for m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["394780", "False"], result.stderr

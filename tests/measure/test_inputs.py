@@ -107,14 +107,33 @@ def test_the_cli_says_so_in_one_line_with_exit_2(tmp_path: Path) -> None:
 def test_inputs_larger_than_free_memory_are_refused_before_allocating(
     seed: Graph, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from modelprof.measure import preparation as prepare
+    from modelprof import shapes
 
     # seed-cnn's input: 1 x 1 x 28 x 28 float32 = 3,136 bytes
-    monkeypatch.setattr(prepare, "available_memory", lambda: 3_000)
+    monkeypatch.setattr(shapes, "available_memory", lambda: 3_000)
     with pytest.raises(ModelprofError, match=r"the inputs of seed-cnn need 0\.0 GiB, more than"):
         make_inputs(seed)
-    monkeypatch.setattr(prepare, "available_memory", lambda: 3_136)
+    monkeypatch.setattr(shapes, "available_memory", lambda: 3_136)
     assert make_inputs(seed)["input"].nbytes == 3_136
+
+
+def test_counting_a_pytorch_model_checks_its_example_inputs_fit_first() -> None:
+    import subprocess
+    import sys
+
+    from modelprof.shapes import available_memory
+
+    free = available_memory()
+    if free is None or free > 37 * 2**30:
+        pytest.skip("this machine could hold 37 GiB of input")
+    # 1 x 1 x 99,999 x 99,999 float32: 37 GiB of example input (it tried to allocate it)
+    result = subprocess.run(
+        [sys.executable, "-m", "modelprof.cli.main", "count", "seed-cnn", "--input-shape",
+         "input=1x1x99999x99999"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "the example inputs need 37.3 GiB, more than the" in result.stderr
 
 
 def test_device_probes_larger_than_free_memory_are_refused() -> None:

@@ -23,13 +23,14 @@ import sys
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from math import prod
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import MissingExtraError, ModelLoadError, ShapeError, first_line, safe_str
-from ..graph import Graph, Node, TensorInfo, Weight
-from ..shapes import InputShapes, how_to_give, resolve_inputs
+from ..graph import Graph, Node, TensorInfo, Weight, nbytes_of
+from ..shapes import InputShapes, check_fits_memory, how_to_give, resolve_inputs
 
 if TYPE_CHECKING:
     import torch
@@ -595,6 +596,11 @@ def random_inputs(shapes: Iterable[tuple[tuple[int, ...], str]]) -> list[Any]:
     """One tensor per (shape, dtype): seeded normal values for floats, zeros for integers
     (indices must stay in range). Every route that runs a model uses these same inputs."""
     torch = import_torch()
+    shapes = list(shapes)
+    # the model then runs on them: at least their bytes must fit (a typo of a shape does not)
+    check_fits_memory(
+        sum(nbytes_of(prod(shape), dtype) for shape, dtype in shapes), "the example inputs"
+    )
     generator = torch.Generator().manual_seed(0)
     tensors = []
     for shape, dtype in shapes:

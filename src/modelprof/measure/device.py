@@ -48,8 +48,8 @@ from typing import Any
 from ..budgets import format_size
 from ..costreport import envelope
 from ..errors import ModelprofError
+from ..shapes import check_fits_memory
 from .ceilings import CacheKey
-from .preparation import check_fits_memory
 from .profilereport import Ceilings
 from .runtimes import get_runtime
 from .runtimes.base import Measurement, RunSettings

@@ -17,6 +17,7 @@ from ..api import InputShapes, ModelRef, build_module, load_graph
 from ..costreport import CostReport
 from ..errors import ModelLoadError, ModelprofError, ShapeError, first_line
 from ..graph import Graph, TensorInfo, nbytes_of
+from ..shapes import check_fits_memory
 
 _NP_DTYPES = {
     "float32": "float32",
@@ -103,29 +104,6 @@ def make_inputs(
                 arrays[info.name] = np.zeros(info.shape, dtype=dtype)
         return arrays
     return read_inputs(Path(input_file), graph)
-
-
-def available_memory() -> int | None:
-    """Bytes of memory the system can still give (Linux's MemAvailable), or None."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        return None
-    return None
-
-
-def check_fits_memory(nbytes: int, what: str) -> None:
-    """Refuse, before allocating, ``nbytes`` that this machine's free memory cannot hold (a
-    typo in a shape, a probe size off by a few digits): the runtime would need more still."""
-    free = available_memory()
-    if free is not None and nbytes > free:
-        raise ModelprofError(
-            f"{what} need {nbytes / 2**30:,.1f} GiB, more than the {free / 2**30:,.1f} GiB of "
-            "memory free here: give smaller shapes"
-        )
 
 
 def read_inputs(path: Path, graph: Graph) -> dict[str, Any]:
