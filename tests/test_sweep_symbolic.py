@@ -283,3 +283,21 @@ def test_cli_sweep_and_symbolic(
     assert main(["count", "seed-cnn", "--sweep", "seq=1,2"]) == 2
     err = capsys.readouterr().err
     assert "no input dim is named 'seq'" in err and err.count("\n") == 1
+
+
+def test_a_sweep_may_vary_static_dims_that_a_bound_shape_may_not(tmp_path: Path) -> None:
+    # a 3 -> 8 channel 3x3 conv exported at a static 1x3x8x8: --input-shape may not change its
+    # image size (the model is not that model), but a sweep over image sizes does exactly that
+    weight = numpy_helper.from_array(np.ones((8, 3, 3, 3), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="conv")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [weight],
+    )
+    path = tmp_path / "conv.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    swept = sweep(path, "x:2,3", "8,16")
+    # 8 x (n - 2)^2 outputs x 27: 8 x 36 x 27 = 7,776 and 8 x 196 x 27 = 42,336 MACs
+    assert [p.total.macs for p in swept.points] == [7_776, 42_336]

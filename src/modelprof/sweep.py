@@ -118,7 +118,11 @@ class ShapedModel:
             labels_ = t.labels if len(t.labels) == len(spec.shape) else (None,) * len(spec.shape)
             templates[i] = InputTemplate(t.name, spec.shape, labels_, spec.dtype or t.dtype)
         self.templates = tuple(templates)
-        self._loader = lambda specs: onnx_frontend.load(proto, specs, name=label)
+        # a sweep varies the dims the user named, static ones too (a fully convolutional model
+        # exported at 224 x 224, swept over image sizes)
+        self._loader = lambda specs: onnx_frontend.load(
+            proto, specs, name=label, keep_static_dims=False
+        )
 
     def _init_generic(self, model: ModelRef, input_shapes: InputShapes) -> None:
         base = load_graph(model, input_shapes)

@@ -221,8 +221,12 @@ def load(
     inputs: Iterable[InputSpec] | Mapping[str, tuple[int, ...]] | None = None,
     *,
     name: str | None = None,
+    keep_static_dims: bool = True,
 ) -> Graph:
-    """Translate an ONNX file or ModelProto into a :class:`Graph` with static shapes."""
+    """Translate an ONNX file or ModelProto into a :class:`Graph` with static shapes.
+
+    ``inputs`` may rebind the batch (dim 0) and dynamic dims; another static dim only with
+    ``keep_static_dims=False`` (a sweep over image sizes of a model exported at one size)."""
     import onnx
 
     if isinstance(source, onnx.ModelProto):
@@ -231,7 +235,7 @@ def load(
         label = name or source.graph.name or "model"
     else:
         model, label = read_model(source), name or Path(source).name
-    return _GraphBuilder(model, label).build(inputs)
+    return _GraphBuilder(model, label, keep_static_dims).build(inputs)
 
 
 def _dtype(code: int) -> str:
@@ -330,7 +334,10 @@ def join_scope(parts: list[str]) -> str:
 
 
 class _GraphBuilder:
-    def __init__(self, model: onnx.ModelProto, label: str) -> None:
+    def __init__(
+        self, model: onnx.ModelProto, label: str, keep_static_dims: bool = True
+    ) -> None:
+        self.keep_static_dims = keep_static_dims
         self.model = model
         self.label = label
         self.opsets = {op.domain or "": op.version for op in model.opset_import}
@@ -654,7 +661,8 @@ class _GraphBuilder:
                     if dims is not None
                     else None
                 )
-                _check_static_dims(vi.name, declared, spec.shape)
+                if self.keep_static_dims:
+                    _check_static_dims(vi.name, declared, spec.shape)
                 changed = changed or declared != list(spec.shape)
                 tensor_type.shape.ClearField("dim")
                 for d in spec.shape:
