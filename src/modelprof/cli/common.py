@@ -164,6 +164,8 @@ def check_outputs(
     resolved = [_resolved(p) for p in given]
     if len(set(resolved)) != len(resolved):
         raise ModelprofError("two outputs name the same file; give each its own path")
+    if not given:
+        return  # nothing will be written: no input to protect (reading them costs a parse)
     protected = _protected([model, *inputs])
     for target, where in zip(given, resolved, strict=True):
         source = protected.get(where) or protected.get(_identity(target))
