@@ -26,6 +26,7 @@ from typing import Any
 
 from .costreport import Convention, CostReport, LayerCost, Totals
 from .costs import REGISTRY, Cost, OpCall, Registry
+from .costs.registry import MissingShapeError
 from .errors import RuleError, safe_str
 from .graph import Graph, Node, TensorInfo, Uncounted, Weight, nbytes_of
 
@@ -174,7 +175,12 @@ def analyze(
                         f"the cost rule for {op} ({name}) called sys.exit({safe_str(exc.code)})"
                     ) from None
                 except BaseException as exc:  # a rule that cannot cost this node: never zero
-                    cost = f"not counted: {safe_str(exc) or type(exc).__name__}"
+                    cost = (
+                        _no_shape(node, in_infos, out_infos)
+                        if isinstance(exc, MissingShapeError)
+                        else ""
+                    )
+                    cost = cost or f"not counted: {safe_str(exc) or type(exc).__name__}"
                 else:
                     cost = _checked_cost(cost, rule, node.name, op)
                 if cacheable:
@@ -560,3 +566,18 @@ def _peak_activation_bytes(
         peak = max(peak, live)
         live -= free[idx]
     return peak
+
+
+def _no_shape(
+    node: Node, in_infos: Sequence[TensorInfo | None], out_infos: Sequence[TensorInfo | None]
+) -> str:
+    """The real cause when a rule lacked a shape: the first named tensor of ``node`` with no
+    known shape ('' if every named one has a shape, and the rule's own message then says)."""
+    for kind, names, infos in (
+        ("input", node.inputs, in_infos),
+        ("output", node.outputs, out_infos),
+    ):
+        for name, info in zip(names, infos, strict=False):
+            if name and info is None:
+                return f"no shape known for {kind} '{name}'"
+    return ""

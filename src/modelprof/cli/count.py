@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +18,29 @@ from .common import check_outputs, echo_err, emit, model_argument
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from ..costreport import CostReport
     from ..shapes import InputSpec
 
 FORMATS = ("table", "json", "csv", "md")
+#: Op types that carry MACs (docs/conventions.md): listed first when left uncounted.
+MAC_OPS = frozenset(
+    {
+        "Conv",
+        "ConvTranspose",
+        "Gemm",
+        "MatMul",
+        "Einsum",
+        "Attention",
+        "MultiHeadAttention",
+        "QLinearConv",
+        "QLinearMatMul",
+        "QGemm",
+        "ConvInteger",
+        "MatMulInteger",
+        "FusedConv",
+        "FusedMatMul",
+    }
+)
 
 
 class StrictFailure(ModelprofError):
@@ -155,18 +176,37 @@ def count_command(
         document = terminal.render_count(report, sort=sort, top=top_n, depth=depth, by_op=by_op)
     emit(document, output=output, force=force, quiet=quiet)
 
-    missing = sum(report.unsupported.values()) + len(report.uncounted)
-    if missing:
-        ops = ", ".join(f"{op} x{n}" for op, n in report.unsupported.items())
-        detail = ops or ", ".join(u.name for u in report.uncounted[:5])
-        message = (
-            f"{missing} node(s) not counted ({detail}); node coverage "
-            f"{100 * report.node_coverage:.1f}%"
-        )
+    message = coverage_message(report)
+    if message:
         if strict:
             raise StrictFailure(f"{message} (--strict)")
-        if not quiet and fmt != "table":
+        if not quiet:
             echo_err(f"warning: {message}")
+
+
+def coverage_message(report: CostReport, limit: int = 6) -> str:
+    """One line saying what was not counted ('' when every node was): how many nodes, their
+    op types with the MACs-carrying ones first (a MatMul left out misses real work; an Add
+    left out a rounding error), the node coverage, and the cause named for each
+    MACs-carrying op type (or the first op type when none carries MACs)."""
+    ops: Counter[str] = Counter(report.unsupported)
+    causes: dict[str, str] = {op: f"no cost rule for {op}" for op in report.unsupported}
+    for item in report.uncounted:
+        ops[item.op_type] += 1
+        causes.setdefault(item.op_type, f"{item.op_type} '{item.name}': {item.reason}")
+    missing = sum(ops.values())
+    if not missing:
+        return ""
+    order = sorted(ops, key=lambda op: (op not in MAC_OPS, -ops[op], op))
+    listed = ", ".join(f"{op} x{ops[op]}" for op in order[:limit])
+    if len(order) > limit:
+        listed += f", {len(order) - limit} more op type(s)"
+    explained = [op for op in order if op in MAC_OPS] or order[:1]
+    why = "; ".join(causes[op] for op in explained)
+    return (
+        f"{missing} node(s) not counted ({listed}); node coverage "
+        f"{100 * report.node_coverage:.1f}%; {why}"
+    )
 
 
 def _sizes(

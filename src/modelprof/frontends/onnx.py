@@ -352,6 +352,7 @@ class _GraphBuilder:
         self.weight_nodes: set[str] = set()
         self.payloads: list[Any] = []  # initializers whose values shape inference never reads
         self.payload_bytes = 0  # their size
+        self.explained = False  # a note already says where shapes stop and why
 
     def build(
         self, user_inputs: Iterable[InputSpec] | Mapping[str, tuple[int, ...]] | None
@@ -437,14 +438,40 @@ class _GraphBuilder:
         except (RuntimeError, ValueError, onnx.shape_inference.InferenceError) as exc:
             raise ModelLoadError(f"{self.label}: {_inference_error(exc)}") from None
         del model
+        self._complete_shapes(inferred, fields, bool(user_inputs))
         self._check_inputs_fit(user_inputs)
         return self._graph(graph_inputs, tuple(o.name for o in inferred.graph.output))
 
+    def _complete_shapes(self, inferred: Any, fields: Structure, bound_inputs: bool) -> None:
+        """Where onnx's inference left a node output without a static shape, complete the
+        shapes by evaluating the small computations that decide them (:mod:`.folding`), and
+        note where and why shapes still stop. One pass over the node outputs already read
+        when every shape is known (the usual case, and the only cost then)."""
+        tensors = self.tensors
+        if all(o in tensors for outs in fields.outputs for o in outs if o):
+            return
+        from .folding import complete_shapes
+
+        note = complete_shapes(
+            inferred.graph,
+            tensors,
+            fields,
+            opsets=self.opsets,
+            ir_version=inferred.ir_version,
+            dtype_names=_ONNX_DTYPES,
+            label=self.label,
+            bound_inputs=bound_inputs,
+        )
+        if note:
+            self.notes.append(note)
+            self.explained = True
+
     def _check_inputs_fit(self, user_inputs: object) -> None:
-        if not user_inputs:
+        if not user_inputs or self.explained:
             return
         # shape inference leaves shapes unknown where a bound input does not fit the model
-        # (a 32x32 image into a dense layer sized for 28x28): say where it started
+        # (a 32x32 image into a dense layer sized for 28x28): say where it started (only
+        # inside a subgraph now: the top-level graph's unknown shapes are explained above)
         unknown = [
             n.name
             for n in self.nodes
