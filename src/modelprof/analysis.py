@@ -540,7 +540,9 @@ def _peak_activation_bytes(
             if not out or out in stored:
                 continue
             if aliasing:
-                storage[out] = base(node.inputs[0])
+                source = base(node.inputs[0])
+                if source != out:  # a view of itself (in place) stays its own buffer
+                    storage[out] = source
                 continue
             b = base(out)
             if b not in size:

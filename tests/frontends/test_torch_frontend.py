@@ -156,3 +156,85 @@ def test_counting_does_not_import_torch_dynamo() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.split() == ["394780", "False"], result.stderr
+
+
+def _count_run(run: object, *inputs: torch.Tensor) -> modelprof.CostReport:
+    from modelprof.analysis import analyze
+    from modelprof.frontends.torch import record_graph
+
+    return analyze(record_graph(nn.Module(), run, inputs=inputs))  # type: ignore[arg-type]
+
+
+def test_cumsum_costs_one_add_per_element_after_the_first() -> None:
+    x = torch.ones(3, 5)
+    # along dim 1: 3 rows x (5 - 1) adds = 12; along dim 0: 5 columns x (3 - 1) = 10
+    report = _count_run(lambda: (x.cumsum(1), x.cumsum(0)), x)
+    assert [(layer.op, layer.flops) for layer in report.layers] == [("CumSum", 12), ("CumSum", 10)]
+    assert report.unsupported == {}
+
+
+def test_cumsum_rule_without_its_axis_is_not_counted_rather_than_guessed() -> None:
+    from modelprof.costs import REGISTRY, OpCall
+    from modelprof.costs.registry import MissingShapeError
+    from modelprof.graph import TensorInfo
+
+    rule = REGISTRY.lookup("CumSum")
+    assert rule is not None
+    line = TensorInfo("x", (6,), "float32")
+    grid = TensorInfo("x", (2, 6), "float32")
+    # ONNX gives the axis as a tensor input: a 1-D input can only be summed along axis 0
+    assert rule(OpCall("CumSum", (line, None), (line,))).flops == 5
+    # exclusive: outputs 0, x0, x0 + x1, ...: 6 - 2 = 4 adds
+    assert rule(OpCall("CumSum", (line, None), (line,), {"exclusive": 1})).flops == 4
+    with pytest.raises(MissingShapeError, match="axis"):
+        rule(OpCall("CumSum", (grid, None), (grid,)))
+
+
+def test_reductions_selections_and_free_aten_ops_are_counted() -> None:
+    x = torch.randn(4, 6)
+    flags = x > 0
+    ids = torch.zeros(3, dtype=torch.int64)
+
+    def run() -> tuple[object, ...]:
+        y = torch.empty(24)
+        y.as_strided_((4, 6), (6, 1))  # restrided in place, as ConvNeXt's pooling view
+        values, _ = torch.topk(x, 2, dim=1)
+        scalar = x.sum().item()  # aten::_local_scalar_dense: reads one value
+        z = x.clone()
+        z[ids] = 1.0  # aten::index_put_
+        return flags.all(), flags.any(dim=1), values, scalar, torch.floor_divide(x, 2.0), z
+
+    report = _count_run(run, x)
+    assert report.unsupported == {}
+    flops = {layer.op: layer.flops for layer in report.layers}
+    # all/any read each of the 24 flags once; topk compares each of the 24 elements
+    assert flops["aten::all"] == 24
+    assert report.layer("aten::any").flops == 24
+    assert flops["TopK"] == 24
+    assert flops["Div"] == 24  # floor_divide: one per element
+    assert flops["Identity"] == 0  # as_strided_ and .item()
+    assert flops["ScatterND"] == 0
+
+
+@pytest.mark.parametrize(
+    ("a_shape", "b_shape", "offs", "macs"),
+    [
+        # rows of A (12 tokens) split 4 + 4 + 4 over 3 experts of (8 -> 4): 12 x 8 x 4 = 384
+        ((12, 8), (3, 8, 4), (4, 8, 12), 384),
+        # uneven groups 0 + 8 + 4: still 12 rows x 8 x 4 = 384
+        ((12, 8), (3, 8, 4), (0, 8, 12), 384),
+        # batched: 3 groups of (4 x 8) @ (8 x 4): 3 x 4 x 8 x 4 = 384
+        ((3, 4, 8), (3, 8, 4), None, 384),
+        # columns of B (12) split over 3 groups: 4 x 8 x 12 = 384
+        ((3, 4, 8), (8, 12), (4, 8, 12), 384),
+        # the shared K (12) split: out (3, 4, 8); sum over groups 4 x k_g x 8 = 4 x 12 x 8 = 384
+        ((4, 12), (12, 8), (4, 8, 12), 384),
+    ],
+)
+def test_grouped_mm_costs_the_sum_of_its_groups(
+    a_shape: tuple[int, ...], b_shape: tuple[int, ...], offs: tuple[int, ...] | None, macs: int
+) -> None:
+    a, b = torch.randn(a_shape), torch.randn(b_shape)
+    offsets = None if offs is None else torch.tensor(offs, dtype=torch.int32)
+    report = _count_run(lambda: torch._grouped_mm(a, b, offs=offsets), a, b)
+    assert [(layer.op, layer.macs) for layer in report.layers] == [("aten::_grouped_mm", macs)]

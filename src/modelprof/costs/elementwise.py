@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .registry import REGISTRY, Cost, OpCall, flop_cost
+from .registry import REGISTRY, Cost, MissingShapeError, OpCall, flop_cost
 
 UNARY = (
     "Relu",
@@ -167,6 +167,32 @@ def resize(call: OpCall) -> Cost:
     k = sum(1 for a, b in zip(call.in_shape(0), call.out_shape(), strict=False) if a != b)
     taps = (2 if mode == "linear" else 4) ** k
     return flop_cost((2 * taps - 1) * prod(call.out_shape()))
+
+
+@REGISTRY.rule("CumSum")
+def cumsum(call: OpCall) -> Cost:
+    """FLOPs = one add per output element beyond the first along the summed axis (a running
+    sum of n values takes n - 1 adds; an exclusive one, whose first output is 0 and second a
+    copy, n - 2). The axis is the ``axis`` attribute the PyTorch route records; for a 1-D
+    input it can only be 0. ONNX gives it as a tensor input, whose value rules do not see, so
+    a higher-rank ONNX CumSum is reported as not counted rather than guessed."""
+    shape = call.in_shape(0)
+    axis = call.attrs.get("axis")
+    if axis is None and len(shape) == 1:
+        axis = 0
+    if axis is None:
+        raise MissingShapeError("CumSum: the axis it sums along is not known")
+    n = shape[int(axis) % len(shape)]
+    skipped = 2 if call.attrs.get("exclusive", 0) else 1
+    lines = prod(shape) // n if n else 0
+    return flop_cost(lines * max(n - skipped, 0))
+
+
+@REGISTRY.rule("TopK", "aten::all", "aten::any")
+def select(call: OpCall) -> Cost:
+    """FLOPs = input elements: one compare per element read, as for the reductions (TopK is
+    charged like ArgMax whatever k is; ``all``/``any`` are an and/or reduction)."""
+    return flop_cost(call.in_numel())
 
 
 REGISTRY.register_zero(ZERO_COST)

@@ -28,6 +28,29 @@ def matmul(call: OpCall) -> Cost:
     return mac_cost(call.out_numel() * k)
 
 
+@REGISTRY.rule("aten::_grouped_mm")
+def grouped_mm(call: OpCall) -> Cost:
+    """A grouped GEMM (``torch._grouped_mm``: a mixture of experts' per-expert matmuls in one
+    call): MACs = output elements x K (A's last dim), divided by the number of groups when
+    both operands are 2-D; that is the sum over groups g of m_g x k_g x n_g.
+
+    With ``offs`` the group boundaries along the jagged dim of a 2-D operand:
+
+    - A (M, K), B (G, K, N) -> (M, N): rows of A split into groups: sum m_g x K x N = M K N;
+    - A (G, M, K), B (G, K, N) -> (G, M, N): plain batched: G M K N;
+    - A (G, M, K), B (K, N) -> (M, N): columns of B split: sum M x K x n_g = M K N;
+    - A (M, K), B (K, N) -> (G, M, N): the shared K split: sum M x k_g x N = M K N.
+
+    Rules see shapes, not the offsets: the totals are exact when the groups cover the whole
+    jagged dim, as the token counts per expert that transformers passes do (rows past
+    ``offs[-1]`` are skipped by the kernel and would be overcounted)."""
+    a, out = call.in_shape(0), call.out_shape()
+    macs = call.out_numel() * a[-1]
+    if len(a) == 2 and len(call.in_shape(1)) == 2:
+        macs = macs // out[0] if out[0] else 0
+    return mac_cost(macs)
+
+
 @REGISTRY.rule("Attention")
 def attention(call: OpCall) -> Cost:
     """ONNX Attention (opset 23): MACs = B x Hq x L x S x (E + Ev) for the two products;

@@ -15,13 +15,14 @@ import hashlib
 import importlib
 import importlib.util
 import inspect
+import itertools
 import json
 import keyword
 import pickle
 import re
 import sys
 import zipfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from math import prod
 from pathlib import Path
@@ -206,14 +207,17 @@ class _Capture:
         self.stack: list[_Call] = []
         self.calls: dict[str, int] = {}
         self.serial = 0
-        self.keep: list[Any] = []  # holds every tensor seen, so no storage address is reused
+        self.keep: list[Any] = []  # holds every tensor seen, so no storage is freed and reused
         self.storage_names: dict[int, str] = {}
+        self.view_counts: dict[int, int] = {}
         self.view_names: dict[tuple[Any, ...], str] = {}
         self.tensors: dict[str, TensorInfo] = {}
         self.aliases: dict[str, str] = {}
         self.constants: set[str] = set()
         self.weights: dict[str, Weight] = {}
         self.produced: set[str] = set()
+        #: whether the module or its inputs live on the meta device (see :func:`recording`)
+        self.on_meta = any(t.is_meta for t in (*root.parameters(), *root.buffers()))
         self.records: list[
             tuple[str, str, tuple[str, ...], tuple[str, ...], dict[str, Any], _Call]
         ] = []
@@ -224,7 +228,8 @@ class _Capture:
                 self._name_weight(b, name, "buffer")
 
     def _name_weight(self, t: Any, name: str, kind: str) -> None:
-        ptr = t.untyped_storage().data_ptr()
+        self.keep.append(t)
+        ptr = _storage_id(t)
         self.storage_names.setdefault(ptr, name)
         self.view_names[self._view_key(t)] = name
         shape = tuple(int(d) for d in t.shape)
@@ -235,7 +240,7 @@ class _Capture:
     @staticmethod
     def _view_key(t: Any) -> tuple[Any, ...]:
         return (
-            t.untyped_storage().data_ptr(),
+            _storage_id(t),
             t.storage_offset(),
             tuple(t.shape),
             tuple(t.stride()),
@@ -256,7 +261,9 @@ class _Capture:
             if not new_ok:
                 self.constants.add(name)
         else:
-            name = f"{base}~{sum(1 for k in self.view_names if k[0] == ptr)}"
+            views = self.view_counts.get(ptr, 1)
+            self.view_counts[ptr] = views + 1
+            name = f"{base}~{views}"
             self.aliases[name] = base
             if base in self.constants:
                 self.constants.add(name)
@@ -288,6 +295,8 @@ class _Capture:
         returns = schema.returns
         if returns and all(r.alias_info is not None and not r.alias_info.is_write for r in returns):
             return  # a view: its output gets an alias name when something consumes it
+        if func.overloadpacket.__name__ in _PASS_THROUGH:
+            return
         tensor_args = [a for a in _flatten(args, kwargs) if isinstance(a, torch.Tensor)]
         outs = [o for o in _flatten((out,), {}) if isinstance(o, torch.Tensor)]
         if not tensor_args:  # a factory (zeros, arange, empty): a constant, not a layer
@@ -299,8 +308,20 @@ class _Capture:
         if str(func.overloadpacket.__name__) in _PRIMARY_OUTPUT_ONLY:
             outs = outs[:1]  # saved statistics / indices, not activations of the layer
         out_names = tuple(self.name_of(o, new_ok=True) for o in outs)
+        if op == "Reshape" and out_names == inputs[:1]:
+            # a reshape to the shape it already has (``_unsafe_view`` after a batched matmul,
+            # as the meta device runs Linear on a sliced input): no new tensor, no node
+            return
         self.produced.update(out_names)
         self.records.append((str(func.overloadpacket.__name__), op, inputs, out_names, attrs, call))
+
+
+def _storage_id(t: Any) -> int:
+    """Which storage ``t`` views: the address of its C++ storage object, not of its data. The
+    data address is 0 for every meta tensor and every empty one, so it cannot tell them apart;
+    the storage object's address is unique while the storage lives, and the recorder keeps
+    every tensor it names alive, so no address is reused during a recording."""
+    return int(t.untyped_storage()._cdata)
 
 
 def _flatten(args: Sequence[Any], kwargs: Mapping[str, Any]) -> Iterable[Any]:
@@ -386,6 +407,8 @@ _BINARY = {
     "logical_and": "And",
     "logical_or": "Or",
     "remainder": "Mod",
+    "floor_divide": "Div",
+    "floor_divide_": "Div",
     "fmod": "Mod",
 }
 _REDUCE = {
@@ -418,7 +441,10 @@ _ZERO = {
     "repeat": "Tile",
     "roll": "Identity",
     "flip": "Identity",
-    "lift_fresh": "Identity",
+    "as_strided_": "Identity",  # restrides a tensor in place: no data moves
+    "_local_scalar_dense": "Identity",  # .item(): reads one value
+    "index_put": "ScatterND",
+    "index_put_": "ScatterND",
     "fill_": "Identity",
     "zero_": "Identity",
     "zeros_like": "ConstantOfShape",
@@ -435,6 +461,10 @@ _ZERO = {
     "embedding": "Gather",
     "nonzero": "NonZero",
 }
+#: ATen ops that return their input itself, touching no data (``torch.tensor(...)`` runs
+#: them): below autograd (inference mode, the meta device) they reach the recorder, above it
+#: they do not, so they are never recorded and counts agree across modes and devices.
+_PASS_THROUGH = {"detach_", "lift_fresh"}
 #: ATen ops whose extra outputs (saved mean/rstd, pooling indices, logsumexp) are side products.
 _PRIMARY_OUTPUT_ONLY = {
     "native_layer_norm",
@@ -556,7 +586,7 @@ def translate(
         if name == "_scaled_dot_product_flash_attention_for_cpu":
             mask = _arg(a, kwargs, 5, "attn_mask")
         return "Attention", _tensor_names(cap, q, k, v, mask), {}
-    if name in ("_softmax", "softmax"):
+    if name in ("_softmax", "softmax", "_safe_softmax"):
         return "Softmax", _tensor_names(cap, a[0]), {"axis": int(a[1])}
     if name in ("_log_softmax", "log_softmax"):
         return "LogSoftmax", _tensor_names(cap, a[0]), {"axis": int(a[1])}
@@ -582,6 +612,11 @@ def translate(
         return "Resize", _tensor_names(cap, a[0]), {"mode": "cubic"}
     if name == "embedding":
         return "Gather", _tensor_names(cap, a[0], a[1]), {}
+    if name in ("cumsum", "cumsum_"):
+        return "CumSum", _tensor_names(cap, a[0]), {"axis": int(_arg(a, kwargs, 1, "dim"))}
+    if name == "topk":
+        axis = int(_arg(a, kwargs, 2, "dim", -1))
+        return "TopK", _tensor_names(cap, a[0]), {"k": int(a[1]), "axis": axis}
     tensors = [t for t in _flatten(args, kwargs) if isinstance(t, torch.Tensor)]
     for table in (_UNARY, _BINARY, _REDUCE, _ZERO):
         if name in table:
@@ -592,25 +627,37 @@ def translate(
 # -- building the Graph -----------------------------------------------------------------------
 
 
-def random_inputs(shapes: Iterable[tuple[tuple[int, ...], str]]) -> list[Any]:
+def random_inputs(
+    shapes: Iterable[tuple[tuple[int, ...], str]], *, device: Any = None
+) -> list[Any]:
     """One tensor per (shape, dtype): seeded normal values for floats, zeros for integers
-    (indices must stay in range). Every route that runs a model uses these same inputs."""
+    (indices must stay in range). Every route that runs a model uses these same inputs.
+
+    ``device`` (default CPU): where to put them. The values are drawn on the CPU and moved, so
+    they are the same on every device; on the meta device nothing is allocated (a meta tensor
+    has a shape and no data), so no memory check is needed."""
     torch = import_torch()
     shapes = list(shapes)
-    # the model then runs on them: at least their bytes must fit (a typo of a shape does not)
-    check_fits_memory(
-        sum(nbytes_of(prod(shape), dtype) for shape, dtype in shapes), "the example inputs"
-    )
+    meta = device is not None and torch.device(device).type == "meta"
+    if not meta:
+        # the model then runs on them: at least their bytes must fit (a typo of a shape does not)
+        check_fits_memory(
+            sum(nbytes_of(prod(shape), dtype) for shape, dtype in shapes), "the example inputs"
+        )
     generator = torch.Generator().manual_seed(0)
     tensors = []
     for shape, dtype in shapes:
         tdtype = getattr(torch, dtype, None)
         if not isinstance(tdtype, torch.dtype):
             raise ShapeError(f"unsupported input dtype '{dtype}'")
-        if tdtype.is_floating_point:
+        if meta:
+            tensors.append(torch.zeros(shape, dtype=tdtype, device="meta"))
+        elif tdtype.is_floating_point:
             tensors.append(torch.randn(shape, generator=generator).to(tdtype))
         else:
             tensors.append(torch.zeros(shape, dtype=tdtype))
+    if device is not None and not meta:
+        tensors = [t.to(device) for t in tensors]
     return tensors
 
 
@@ -618,12 +665,32 @@ def random_inputs(shapes: Iterable[tuple[tuple[int, ...], str]]) -> list[Any]:
 def recording(cap: _Capture) -> Iterator[None]:
     """Run the body with every ATen op recorded into ``cap`` and module calls tracked as its
     scopes, under ``no_grad``; the fused transformer fast path is off while recording, since
-    its single kernel would hide the ops inside it."""
+    its single kernel would hide the ops inside it.
+
+    The ops recorded are the same whatever grad mode the caller is in: under
+    ``torch.inference_mode`` the autograd layer, where composite ops (``aten::linear``,
+    ``aten::layer_norm``) are normally broken into the ops that run, is skipped, so a
+    composite op reaching the recorder is broken up here the same way. On the meta device the
+    body runs below the autograd layer on purpose (no gradient is ever taken of meta tensors),
+    so that scaled dot-product attention reaches the recorder before torch picks its kernel,
+    and is sent down the path the CPU would take (see :func:`_sdpa_as_on_cpu`)."""
     torch = cap.torch
     from torch.utils._python_dispatch import TorchDispatchMode
 
+    composite: dict[Any, bool] = {}
+    sdpa = torch.ops.aten.scaled_dot_product_attention.default
+    has_kernel = torch._C._dispatch_has_kernel_for_dispatch_key
+
     def dispatch(self: Any, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
+        decomposable = composite.get(func)
+        if decomposable is None:
+            decomposable = composite[func] = has_kernel(func.name(), "CompositeImplicitAutograd")
+        if decomposable:  # only below autograd: autograd decomposes them otherwise
+            with self:
+                if func is sdpa and cap.on_meta:
+                    return _sdpa_as_on_cpu(func, args, kwargs)
+                return _composite(func, args, kwargs)
         out = func(*args, **kwargs)
         cap.record(func, args, kwargs, out)
         return out
@@ -642,12 +709,85 @@ def recording(cap: _Capture) -> Iterator[None]:
     fastpath = torch.backends.mha.get_fastpath_enabled()
     torch.backends.mha.set_fastpath_enabled(False)
     try:
-        with torch.no_grad(), Recorder():  # type: ignore[no-untyped-call]
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(torch.no_grad())
+            if cap.on_meta:  # so that attention reaches the recorder whole (see above)
+                stack.enter_context(torch._C._AutoDispatchBelowAutograd())
+            stack.enter_context(Recorder())  # type: ignore[no-untyped-call]
             yield
     finally:
         pre.remove()
         post.remove()
         torch.backends.mha.set_fastpath_enabled(fastpath)
+
+
+def _composite(func: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+    """Run ``func``'s C++ composite kernel, as the autograd layer does, so that its ops reach
+    the recorder. Not ``func.decompose``: that prefers torch's Python decompositions where
+    there are some, which can differ (eval-mode dropout is nothing in C++, a clone there)."""
+    torch = import_torch()
+    return func._op_dk(torch._C.DispatchKey.CompositeImplicitAutograd, *args, **kwargs)
+
+
+_SDPA_ARGS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
+_SDPA_DEFAULTS = (None, None, None, None, 0.0, False, None, False)
+_FLASH = 1  # torch's SDPBackend.flash_attention, as _fused_sdp_choice returns it
+
+
+def _sdpa_as_on_cpu(func: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+    """``aten::scaled_dot_product_attention`` on meta tensors, run as on the CPU.
+
+    On the CPU, torch picks its fused flash kernel when the inputs allow it (one op, recorded
+    as one Attention node); on the meta device it always takes the math path (a dozen
+    matmul/softmax/mask ops with a different FLOP count). So the meta count matches the CPU
+    one, torch's own CPU choice is asked of stand-in CPU tensors of the same sizes, dtypes and
+    last-dim strides (a row of elements each), and when it is the flash kernel, that kernel's
+    meta implementation is called the way the CPU path calls it (a boolean mask made
+    additive first); otherwise the op is broken up as on the CPU."""
+    torch = import_torch()
+    from torch.utils._python_dispatch import _disable_current_modes
+
+    bound: dict[str, Any] = dict(zip(_SDPA_ARGS, _SDPA_DEFAULTS, strict=True))
+    bound.update(zip(_SDPA_ARGS, args, strict=False))
+    bound.update(kwargs)
+    q, k, v, mask = bound["query"], bound["key"], bound["value"], bound["attn_mask"]
+    dropout, causal, scale = bound["dropout_p"], bound["is_causal"], bound["scale"]
+    try:
+        with _disable_current_modes():
+            stand_ins = [_cpu_stand_in(t) for t in (q, k, v, mask)]
+            choice = int(
+                torch._fused_sdp_choice(
+                    *stand_ins,
+                    dropout,
+                    causal,
+                    scale=scale,
+                    enable_gqa=bool(bound["enable_gqa"]),
+                )
+            )
+    except (RuntimeError, TypeError, ValueError):  # invalid inputs: let torch itself say why
+        choice = -1
+    if choice != _FLASH:
+        return _composite(func, args, kwargs)
+    if mask is not None and mask.dtype == torch.bool:  # as the CPU path converts it
+        zero = torch.scalar_tensor(0.0, dtype=q.dtype, device=q.device)
+        minus_inf = torch.scalar_tensor(float("-inf"), dtype=q.dtype, device=q.device)
+        mask = torch.where(mask, zero, minus_inf)
+    flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default
+    return flash(q, k, v, dropout, causal, attn_mask=mask, scale=scale)[0]
+
+
+def _cpu_stand_in(t: Any) -> Any:
+    """A CPU tensor with ``t``'s sizes, dtype and whether its last dim is contiguous, holding
+    only a row of elements (the other dims have stride 0)."""
+    if t is None:
+        return None
+    torch = import_torch()
+    if t.dim() == 0:
+        return torch.empty((), dtype=t.dtype)
+    last = int(t.shape[-1])
+    step = 1 if t.stride(-1) == 1 else 2
+    row = torch.empty(max(last - 1, 0) * step + 1, dtype=t.dtype)
+    return row.as_strided(tuple(t.shape), (0,) * (t.dim() - 1) + (step,))
 
 
 def load_module(
@@ -659,8 +799,8 @@ def load_module(
 ) -> Graph:
     """Run ``module`` once on random inputs of the given shapes (any form of
     :data:`~modelprof.shapes.InputShapes`; an example tensor's dtype is used, not its values)
-    and record its Graph."""
-    torch = import_torch()
+    and record its Graph. The inputs are made on the module's device: on the meta device a
+    module is counted without memory for its weights or activations."""
     names = list(default_shapes) if default_shapes else input_names(module)
     specs = resolve_inputs(inputs, names)
     shapes: dict[str, tuple[tuple[int, ...], str]] = {}
@@ -673,24 +813,67 @@ def load_module(
             raise ShapeError(
                 f"no shape for input '{n}' of {name}: give one with {how_to_give(n, inputs)}"
             )
-    example = random_inputs(shapes[n] for n in names)
+    example = random_inputs((shapes[n] for n in names), device=module_device(module))
+    return record_graph(
+        module, lambda: module(*example), inputs=example, input_labels=names, name=name
+    )
+
+
+def module_device(module: torch.nn.Module) -> Any:
+    """The device ``module``'s first parameter (or buffer) lives on; CPU when it has none."""
+    torch = import_torch()
+    for t in itertools.chain(module.parameters(), module.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
+def record_graph(
+    module: torch.nn.Module,
+    run: Callable[[], Any],
+    *,
+    inputs: Sequence[torch.Tensor] = (),
+    input_labels: Sequence[str] = (),
+    name: str = "model",
+) -> Graph:
+    """Run ``run()`` (which calls ``module`` however it needs: keyword arguments, a KV cache,
+    several calls) under the recorder and return the recorded Graph; ``inputs`` are the
+    tensors named as the graph's inputs.
+
+    Every op ``run()`` dispatches is recorded, named after the submodule of ``module`` it ran
+    in; tensors ``run()`` makes itself (a cache, position ids) are constants unless listed in
+    ``inputs``. ``input_labels`` are the user-facing names of ``inputs`` (the forward
+    arguments they are passed as), in the same order. The graph's outputs are the tensors in
+    what ``run()`` returns (tuples, lists and mappings such as a transformers ModelOutput are
+    looked into). Works the same on any device, the meta device included, and whatever the
+    caller's grad mode (``torch.inference_mode`` too). Whatever ``run()`` raises becomes a
+    one-line :class:`~modelprof.errors.ModelLoadError`.
+    """
+    torch = import_torch()
     cap = _Capture(module)
-    input_tensor_names = [cap.name_of(t, new_ok=True) for t in example]
+    input_tensor_names = [cap.name_of(t, new_ok=True) for t in inputs]
     cap.constants.difference_update(input_tensor_names)
+    labels = tuple(input_labels)
+    cap.on_meta = cap.on_meta or any(t.is_meta for t in inputs)
     try:
         with recording(cap):
-            result = module(*example)
+            result = run()
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # user code: SystemExit too
         message = first_line(exc)
+        on = ""
+        if inputs:
+            shown = labels if len(labels) == len(inputs) else input_tensor_names
+            described = ", ".join(
+                f"{n}={_fmt(tuple(t.shape))}" for n, t in zip(shown, inputs, strict=True)
+            )
+            on = f" on inputs {described}"
         raise ModelLoadError(
-            f"running {name} on inputs {', '.join(f'{n}={_fmt(shapes[n][0])}' for n in names)} "
-            f"failed: {type(exc).__name__}: {message}"
+            f"running {name}{on} failed: {type(exc).__name__}: {message}"
         ) from None
 
     outputs = [
-        cap.name_of(t, new_ok=True) for t in _flatten((result,), {}) if isinstance(t, torch.Tensor)
+        cap.name_of(t, new_ok=True) for t in _flatten_output(result) if isinstance(t, torch.Tensor)
     ]
     nodes = _nodes(cap.records)
     params = sum(p.numel() for p in module.parameters())
@@ -708,8 +891,21 @@ def load_module(
         notes=tuple(_batchnorm_notes(nodes, cap)),
         param_total=params,
         buffer_total=buffers,
-        input_labels=tuple(names),
+        input_labels=labels if len(labels) == len(inputs) else (),
     )
+
+
+def _flatten_output(result: Any) -> Iterator[Any]:
+    """The leaves of what a forward returns: tuples, lists and mappings (a transformers
+    ``ModelOutput`` is one) are looked into, in order."""
+    if isinstance(result, Mapping):
+        for value in result.values():
+            yield from _flatten_output(value)
+    elif isinstance(result, list | tuple):
+        for value in result:
+            yield from _flatten_output(value)
+    else:
+        yield result
 
 
 def _fmt(shape: tuple[int, ...]) -> str:
