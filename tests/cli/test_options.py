@@ -48,6 +48,7 @@ def test_every_command_is_listed_and_every_option_has_one_line_of_help(tmp_path:
         "check",
         "diff",
         "zoo",
+        "llm",
     }
     missing = []
     for name, command in commands().items():
@@ -69,6 +70,7 @@ COMMAND_SPECIFIC = {
     "--sweep",  # input sizes (count) or batches (profile's throughput mode)
     "--time",
     "--top",
+    "--training",  # count: backward FLOPs per layer; llm: one training step instead of decode
 }
 
 

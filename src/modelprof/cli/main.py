@@ -33,6 +33,7 @@ COMMANDS = {
     "check": "modelprof.cli.check:check_command",
     "diff": "modelprof.cli.diff:diff_command",
     "zoo": "modelprof.cli.zoo:zoo_command",
+    "llm": "modelprof.cli.llm:llm_command",
 }
 HELP = {
     "count": "Count params, MACs, FLOPs and bytes of a model, layer by layer.",
@@ -47,6 +48,7 @@ HELP = {
     "check": "Fail (exit 1) when a model exceeds its budgets: params, MACs, FLOPs, bytes.",
     "diff": "Per-layer and total differences between two count reports or models.",
     "zoo": "List the built-in models.",
+    "llm": "What generating text costs: prefill, decode steps, KV cache, roofline floors.",
 }
 
 

@@ -1,12 +1,14 @@
 """Where the time goes: a model measured on a real runtime, end to end and layer by layer,
 joined with its count (``profile``), under load (throughput mode), side by side with others
-(``compare``), and against the machine's measured ceilings (``device``).
+(``compare``), and against the machine's measured ceilings (``device``); and what generating
+text with a language model costs, prefill and decode (``llm``).
 
 Runtimes sit behind one interface (:class:`Runtime`); each is imported only when it is used.
 """
 
 from .comparison import ComparedModel, CompareReport, compare
 from .device import DeviceCeilings, measure_ceilings
+from .llm import LlmReport, count_llm
 from .preparation import PreparedModel, make_inputs, prepare
 from .profilereport import Ceilings, LatencyStats, ProfileLayer, ProfileReport
 from .profiling import join, profile, profile_interleaved
@@ -22,6 +24,7 @@ __all__ = [
     "ComparedModel",
     "DeviceCeilings",
     "LatencyStats",
+    "LlmReport",
     "Measurement",
     "PreparedModel",
     "ProfileLayer",
@@ -32,6 +35,7 @@ __all__ = [
     "ThroughputPoint",
     "ThroughputReport",
     "compare",
+    "count_llm",
     "get_runtime",
     "join",
     "make_inputs",

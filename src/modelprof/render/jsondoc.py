@@ -13,6 +13,7 @@ from ..costreport import envelope as envelope
 from ..measure.profilereport import ProfileReport
 
 if TYPE_CHECKING:
+    from ..measure.llm import Floor, LlmReport, PassCost
     from ..sweep import SweepReport
     from ..symbolic import SymbolicReport
 
@@ -213,5 +214,114 @@ def symbolic_document(report: SymbolicReport) -> dict[str, Any]:
             for f in report.formulas
         },
         "points": [{"value": v, **totals} for v, totals in report.points],
+        "notes": list(report.notes),
+    }
+
+
+def _pass_document(cost: PassCost) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "position": cost.position,
+        "tokens": cost.tokens,
+        "keys": cost.keys,
+        "macs": cost.macs,
+        "flops": cost.flops,
+        "linear_macs": cost.linear_macs,
+        "attention_macs": cost.attention_macs,
+    }
+    if cost.attention_macs_causal is not None:
+        doc["attention_macs_causal"] = cost.attention_macs_causal
+    doc.update(
+        weight_bytes_read=cost.weight_bytes_read,
+        kv_bytes=cost.kv_bytes,
+        bytes=cost.bytes,
+        intensity_flop_per_byte=round(cost.intensity, 6),
+    )
+    return doc
+
+
+def _floor_document(floor: Floor | None) -> dict[str, Any] | None:
+    if floor is None:
+        return None
+    return {
+        "seconds": floor.seconds,
+        "compute_s": floor.compute_s,
+        "memory_s": floor.memory_s,
+        "bound": floor.bound,
+    }
+
+
+def llm_document(report: LlmReport) -> dict[str, Any]:
+    """The ``kind: "llm"`` document (docs/llm.md): ``prefill``, ``decode`` and
+    ``kv_cache_bytes`` for generation, ``training`` with ``--training``, the other null."""
+    arch = report.architecture
+    decode: dict[str, Any] | None = None
+    if report.decode is not None:
+        d = report.decode
+        decode = {
+            "steps": d.steps,
+            "steps_counted": d.steps_counted,
+            "first": _pass_document(d.first),
+            "last": _pass_document(d.last),
+            "mean_per_token": {k: round(v, 6) for k, v in d.mean_per_token().items()},
+            "total": {
+                "macs": d.total_macs,
+                "flops": d.total_flops,
+                "linear_macs": d.total_linear_macs,
+                "attention_macs": d.total_attention_macs,
+            },
+        }
+    roofline: dict[str, Any] | None = None
+    if report.roofline is not None:
+        r = report.roofline
+        roofline = {
+            "peak_gflops_per_s": r.peak_gflops_per_s,
+            "bandwidth_gb_per_s": r.bandwidth_gb_per_s,
+            "ridge_flop_per_byte": r.ridge_flop_per_byte,
+            "ceilings": r.ceilings_source,
+            "time_to_first_token": _floor_document(r.time_to_first_token),
+            "time_per_output_token_first": _floor_document(r.time_per_output_token_first),
+            "time_per_output_token_last": _floor_document(r.time_per_output_token_last),
+        }
+    training: dict[str, Any] | None = None
+    if report.training is not None:
+        t = report.training
+        training = {
+            "tokens": t.tokens,
+            "matmul_flops": t.matmul_flops,
+            "linear_flops": t.linear_flops,
+            "attention_flops": t.attention_flops,
+            "flops": t.flops,
+        }
+    return {
+        **envelope("llm"),
+        "model": report.model,
+        "source": report.source,
+        "architecture": {
+            "model_type": arch.model_type,
+            "class": arch.model_class,
+            "layers": arch.layers,
+            "hidden": arch.hidden,
+            "heads": arch.heads,
+            "kv_heads": arch.kv_heads,
+            "head_dim": arch.head_dim,
+            "vocab": arch.vocab,
+            "experts": arch.experts,
+            "experts_per_token": arch.experts_per_token,
+        },
+        "prompt": report.prompt,
+        "generate": report.generate,
+        "batch": report.batch,
+        "logits": report.logits,
+        "dtype": report.dtype,
+        "kv_dtype": report.kv_dtype,
+        "params": report.params,
+        "weight_bytes": report.weight_bytes,
+        "prefill": None if report.prefill is None else _pass_document(report.prefill),
+        "decode": decode,
+        "kv_cache_bytes": report.kv_cache_bytes,
+        "training": training,
+        "roofline": roofline,
+        "conventions": list(report.conventions),
+        "unsupported": dict(report.unsupported),
         "notes": list(report.notes),
     }
