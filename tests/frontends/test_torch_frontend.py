@@ -121,13 +121,36 @@ def test_nn_module_object_and_repeated_module_calls() -> None:
 
 
 def test_unknown_aten_op_is_reported_not_zero() -> None:
+    class Kth(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.kthvalue(x, 2, dim=-1).values
+
+    report = modelprof.count(Kth(), {"x": (2, 5)})
+    assert report.unsupported == {"aten::kthvalue": 1}
+    assert report.node_coverage == 0.0
+
+
+@pytest.mark.parametrize(("dim", "stable"), [(-1, False), (0, False), (1, True)])
+def test_sort_counts_n_log_n_compares_along_its_dim(dim: int, stable: bool) -> None:
     class Sorts(nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.sort(x, dim=-1).values
+            return torch.sort(x, dim=dim, stable=stable).values
 
     report = modelprof.count(Sorts(), {"x": (2, 5)})
-    assert report.unsupported == {"aten::sort": 1}
-    assert report.node_coverage == 0.0
+    assert report.unsupported == {}
+    # along dim 1 (or -1): 2 lines of 5, ceil(log2 5) = 3 -> 2 x 5 x 3 = 30;
+    # along dim 0: 5 lines of 2, ceil(log2 2) = 1 -> 5 x 2 x 1 = 10
+    assert report.total.flops == (10 if dim == 0 else 30)
+
+
+def test_histc_counts_one_flop_per_element() -> None:
+    class Hist(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.histc(x, bins=4, min=-1.0, max=1.0)
+
+    report = modelprof.count(Hist(), {"x": (3, 7)})
+    assert report.unsupported == {}
+    assert report.total.flops == 21  # 3 x 7 elements, one bin index each
 
 
 def test_a_pt_file_saved_before_the_layer_classes_moved_still_loads(tmp_path: Path) -> None:

@@ -317,3 +317,18 @@ def test_llama_without_a_cache_counts_its_packed_sequence_check() -> None:
     assert {"CumSum", "aten::all"} <= ops
     # the cumsum over 8 positions: 7 adds
     assert [layer.flops for layer in report.layers if layer.op == "CumSum"] == [SEQ - 1]
+
+
+def test_mixtral_default_experts_path_on_cpu_counts_the_same() -> None:
+    # transformers' default experts path on the CPU sorts the routed tokens by expert
+    # (aten::sort), counts them per expert (aten::histc) and runs torch._grouped_mm: both
+    # were unsupported. Exactly top-2 experts per token either way: the same MACs by hand
+    torch.manual_seed(0)
+    spec = _decoder(
+        tf.MixtralConfig, tf.MixtralForCausalLM, num_local_experts=4, num_experts_per_tok=2
+    )
+    wrapper = Call(spec.build().eval(), "input_ids")
+    report = modelprof.count(wrapper, torch.zeros(1, SEQ, dtype=torch.int64))
+    assert report.unsupported == {}
+    assert report.total.macs == EXPECTED_MACS["mixtral"]
+    assert {"aten::sort", "aten::histc", "aten::_grouped_mm"} <= {x.op for x in report.layers}

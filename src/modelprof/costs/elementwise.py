@@ -195,4 +195,24 @@ def select(call: OpCall) -> Cost:
     return flop_cost(call.in_numel())
 
 
+@REGISTRY.rule("aten::sort")
+def sort(call: OpCall) -> Cost:
+    """FLOPs = n * ceil(log2 n) compares for each line of n elements along the sorted axis
+    (a comparison sort's bound, the convention for sorts; MoE routing sorts tokens by expert).
+    The axis defaults to the last, as torch.sort's does."""
+    shape = call.in_shape(0)
+    if not shape:
+        return flop_cost(0)
+    n = shape[int(call.attrs.get("axis", -1)) % len(shape)]
+    lines = prod(shape) // n if n else 0
+    return flop_cost(lines * n * max(n - 1, 0).bit_length())
+
+
+@REGISTRY.rule("aten::histc")
+def histogram(call: OpCall) -> Cost:
+    """FLOPs = input elements: one bin index worked out per element (the count it adds to is
+    an integer increment, not a FLOP); MoE routing counts tokens per expert this way."""
+    return flop_cost(call.in_numel())
+
+
 REGISTRY.register_zero(ZERO_COST)

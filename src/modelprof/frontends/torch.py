@@ -614,6 +614,9 @@ def translate(
         return "Gather", _tensor_names(cap, a[0], a[1]), {}
     if name in ("cumsum", "cumsum_"):
         return "CumSum", _tensor_names(cap, a[0]), {"axis": int(_arg(a, kwargs, 1, "dim"))}
+    if name == "sort":  # sort.stable takes every argument but the tensor by keyword
+        dim = kwargs.get("dim", a[1] if len(a) > 1 else -1)
+        return "aten::sort", _tensor_names(cap, a[0]), {"axis": int(dim)}
     if name == "topk":
         axis = int(_arg(a, kwargs, 2, "dim", -1))
         return "TopK", _tensor_names(cap, a[0]), {"k": int(a[1]), "axis": axis}
