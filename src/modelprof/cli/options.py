@@ -20,6 +20,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: what ``--runtime`` also accepts, and the names the commands receive instead
 RUNTIME_ALIASES = {"ov": "openvino", "ort": "onnxruntime"}
 RUNTIMES = ("openvino", "onnxruntime", *RUNTIME_ALIASES)
+#: runtimes that run the PyTorch module itself: only ``profile`` (latency mode) offers them so far
+MODULE_RUNTIMES = ("torch",)
 
 
 class Finite(click.FloatRange):
@@ -136,6 +138,15 @@ def save_option(f: F) -> F:
 def runtime_options(f: F) -> F:
     """``--runtime``, ``--device``, ``--precision`` and ``--threads``: what a measurement runs
     on. The command receives the runtime's full name (``ort`` arrives as ``onnxruntime``)."""
+    return _runtime_options(f, RUNTIMES)
+
+
+def profile_runtime_options(f: F) -> F:
+    """:func:`runtime_options` with the runtimes that run the PyTorch module itself too."""
+    return _runtime_options(f, (*RUNTIMES, *MODULE_RUNTIMES))
+
+
+def _runtime_options(f: F, runtimes: tuple[str, ...]) -> F:
     f = threads_option(f)
     f = click.option(
         "--precision",
@@ -152,7 +163,7 @@ def runtime_options(f: F) -> F:
     )(f)
     return click.option(
         "--runtime",
-        type=click.Choice(RUNTIMES),
+        type=click.Choice(runtimes),
         default="openvino",
         show_default=True,
         callback=_runtime_name,

@@ -1,4 +1,4 @@
-"""``modelprof profile``: measured per-layer latency on OpenVINO or ONNX Runtime."""
+"""``modelprof profile``: measured per-layer latency on OpenVINO, ONNX Runtime or PyTorch eager."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 @click.command("profile")
 @click.argument("model")
-@options.runtime_options
+@options.profile_runtime_options
 @click.option("--iterations", type=click.IntRange(min=1), help="Timed runs per pass.")
 @click.option(
     "--time",
@@ -129,6 +129,10 @@ def profile_command(
     streams, an AsyncInferQueue; ONNX Runtime: N threads calling run on one session) and the
     report gives FPS (batch x completed inferences / elapsed) and per-request latency for
     each (batch, streams) point.
+
+    --runtime torch runs a PyTorch model (zoo name, file.py:factory, .pt) itself, eager,
+    under torch.inference_mode(), and times each module with forward hooks; its rows are the
+    module paths `modelprof count` shows.
     """
     from ..measure.runtimes import RunSettings
 
@@ -143,6 +147,8 @@ def profile_command(
     options.refuse_unless(ctx, runtime == "openvino", ("cache_dir",), "--runtime openvino")
     options.refuse_unless(ctx, runtime == "onnxruntime", ("optimization",), "--runtime onnxruntime")
     options.refuse_precision(runtime, precision)
+    if runtime in options.MODULE_RUNTIMES:
+        _refuse_on_torch(runtime, precision, throughput_mode)
     options.refuse_unless(
         ctx, not throughput_mode, ("top", "sort"), "latency mode (per-layer times)"
     )
@@ -226,6 +232,21 @@ def profile_command(
         emit(document, output=output, force=force, quiet=quiet)
     if html_path and html_path != STDOUT:
         emit(profile_html(report), output=html_path, force=force, quiet=quiet)
+
+
+def _refuse_on_torch(runtime: str, precision: str, throughput_mode: bool) -> None:
+    """Exit 2 with one line, before the model is read, for what the torch runtime does not
+    do yet: a precision other than f32, throughput mode."""
+    if precision != "f32":
+        raise click.UsageError(
+            f"--runtime {runtime} runs f32 only so far; --precision {precision} is not "
+            "available on it (use --runtime openvino)"
+        )
+    if throughput_mode:
+        raise click.UsageError(
+            f"--runtime {runtime} measures latency only so far: drop --mode throughput, "
+            "--streams, --requests and --sweep"
+        )
 
 
 # -- throughput mode ---------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Turn any model reference into what a runtime reads, and make the inputs to run it on.
 
-Every model is measured as a file the runtimes read, so the count and the runtime see the
-same graph and the same node names: an ONNX file or an OpenVINO IR as it is, a PyTorch model
-(zoo name, factory, module) exported to ONNX first.
+Every model is measured as what the runtime runs, so the count and the runtime see the same
+graph and the same node names: for the file runtimes an ONNX file or an OpenVINO IR as it is, a
+PyTorch model (zoo name, factory, module) exported to ONNX first; for a runtime that runs the
+PyTorch module itself (``torch``), the module, counted on the PyTorch route.
 """
 
 from __future__ import annotations
@@ -41,6 +42,17 @@ class PreparedModel:
     count: CostReport
 
 
+@dataclass(frozen=True)
+class PreparedModule:
+    """A PyTorch module plus its Graph and count on the PyTorch route (layer names are module
+    paths, ``layer1.0.conv1``)."""
+
+    label: str
+    module: Any
+    graph: Graph
+    count: CostReport
+
+
 #: More FLOPs than this in one inference is no model to time (10 PFLOP: hours at the peak of
 #: this kind of CPU): a Loop's trip count of 2^63 - 1, a shape off by some digits.
 MAX_PROFILE_FLOPS = 10**16
@@ -50,13 +62,43 @@ def prepare(model: ModelRef, input_shapes: InputShapes, workdir: Path) -> Prepar
     """Resolve ``model`` to a file the runtimes read (an ONNX file, exporting PyTorch models,
     or an OpenVINO IR as it is) and count it; refuse a model too large to time."""
     prepared = _prepare(model, input_shapes, workdir)
-    flops = prepared.count.total.flops
+    _check_flops(prepared.label, prepared.count)
+    return prepared
+
+
+def prepare_module(model: ModelRef, input_shapes: InputShapes, runtime: str) -> PreparedModule:
+    """Resolve a PyTorch model (``nn.Module``, zoo name, factory spec) to its module and count
+    it on the PyTorch route, for ``runtime``, which runs the module itself; refuse any other
+    model (an ONNX file, an IR) with what to do instead."""
+    if isinstance(model, str | Path) and Path(model).suffix.lower() in _FILE_SUFFIXES:
+        kind = _FILE_SUFFIXES[Path(model).suffix.lower()]
+        raise ModelprofError(
+            f"{Path(model).name}: {runtime} runs PyTorch models only, not {kind} files "
+            "(profile it with --runtime openvino or onnxruntime)"
+        )
+    graph = load_graph(model, input_shapes)
+    if graph.source != "pytorch":
+        raise ModelprofError(
+            f"{graph.name} comes from {graph.source}: {runtime} runs PyTorch models only "
+            "(profile it with --runtime openvino or onnxruntime)"
+        )
+    module = build_module(model)
+    prepared = PreparedModule(graph.name, module, graph, analyze(graph))
+    _check_flops(prepared.label, prepared.count)
+    return prepared
+
+
+#: Model files no module runtime runs, by what they are.
+_FILE_SUFFIXES = {".onnx": "ONNX", ".xml": "OpenVINO IR", ".keras": "Keras", ".h5": "Keras"}
+
+
+def _check_flops(label: str, count: CostReport) -> None:
+    flops = count.total.flops
     if flops > MAX_PROFILE_FLOPS:
         raise ModelprofError(
-            f"{prepared.label} does {flops:.3g} FLOPs per inference, more than can be timed "
+            f"{label} does {flops:.3g} FLOPs per inference, more than can be timed "
             f"(at most {MAX_PROFILE_FLOPS:.0e}): check its input shapes and loop trip counts"
         )
-    return prepared
 
 
 def _prepare(model: ModelRef, input_shapes: InputShapes, workdir: Path) -> PreparedModel:

@@ -1,9 +1,11 @@
 """Profile = prepare + measure + join.
 
-The model is prepared as a file the runtime reads (:mod:`.prepare`), so the count and the
-runtime see the same graph and the same node names. Each runtime layer is then mapped back to
-the count's layers through the runtime's own record of fusion, and every costed layer appears
-in the result: with a measured time, or as folded into a runtime layer.
+The model is prepared as what the runtime runs (:mod:`.preparation`): a file it reads, or,
+for a runtime that runs the PyTorch module itself, the module, counted on the PyTorch route.
+So the count and the runtime see the same graph and the same node names. Each runtime layer
+is then mapped back to the count's layers through the runtime's own record of fusion (a module
+runtime's layers by module scope), and every costed layer appears in the result: with a
+measured time, or as folded into a runtime layer.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from typing import Any
 from ..api import InputShapes, ModelRef
 from ..costreport import LayerCost
 from ..graph import Graph
-from .preparation import PreparedModel, make_inputs, prepare
+from .preparation import PreparedModel, PreparedModule, make_inputs, prepare, prepare_module
 from .profilereport import Ceilings, LatencyStats, ProfileLayer, ProfileReport
 from .runtimes import RunSettings, Runtime, get_runtime
-from .runtimes.base import Measurement, RuntimeLayer
+from .runtimes.base import Measurement, ModuleRuntime, RuntimeLayer
 
 
 def profile(
@@ -37,11 +39,45 @@ def profile(
     """Measure ``model`` end to end and per layer on ``runtime``, joined with its count."""
     settings = settings or RunSettings()
     backend = get_runtime(runtime)
+    if isinstance(backend, ModuleRuntime):
+        return _profile_module(model, input_shapes, backend, settings, input_file, ceilings)
     with tempfile.TemporaryDirectory(prefix="modelprof-") as folder:
         prepared = prepare(model, input_shapes, Path(folder))
         inputs = make_inputs(prepared.graph, input_file)
         measurement = backend.measure(prepared.onnx_path, inputs, settings)
     return join(prepared, measurement, ceilings)
+
+
+def _profile_module(
+    model: ModelRef,
+    input_shapes: InputShapes,
+    backend: ModuleRuntime,
+    settings: RunSettings,
+    input_file: str | Path | None,
+    ceilings: Ceilings | None,
+) -> ProfileReport:
+    """Profile on a runtime that runs the PyTorch module itself: each of its layers (a module
+    path) is joined with every count row of that scope, and a module with no costed op (a
+    container's Python code, ``nn.Flatten``) keeps its row, as the model's own time."""
+    prepared = prepare_module(model, input_shapes, backend.name)
+    inputs = make_inputs(prepared.graph, input_file)
+    measurement = backend.measure_module(prepared.module, inputs, settings)
+    scopes: dict[str, list[str]] = {}
+    for layer in prepared.count.layers:
+        scopes.setdefault(layer.scope, []).append(layer.name)
+    layers = tuple(
+        replace(rt, sources=tuple(n for path in rt.sources for n in scopes.get(path, ())))
+        for rt in measurement.layers
+    )
+    notes = measurement.notes
+    if getattr(prepared.module, "training", False):
+        notes += (
+            "the module ran in training mode (dropout and BatchNorm's batch statistics on): "
+            "call .eval() on it to time inference",
+        )
+    report = join(prepared, replace(measurement, layers=layers, notes=notes), ceilings)
+    rows = tuple(replace(row, inserted=False) for row in report.layers)
+    return replace(report, layers=rows)
 
 
 def profile_interleaved(
@@ -98,7 +134,9 @@ def _resolver(graph: Graph, layer_names: set[str]) -> Any:
 
 
 def join(
-    prepared: PreparedModel, measurement: Measurement, ceilings: Ceilings | None = None
+    prepared: PreparedModel | PreparedModule,
+    measurement: Measurement,
+    ceilings: Ceilings | None = None,
 ) -> ProfileReport:
     count = prepared.count
     graph = prepared.graph

@@ -1,4 +1,5 @@
-"""Runtimes behind one interface (:class:`~.base.Runtime`): OpenVINO (default) and ONNX Runtime.
+"""Runtimes behind one interface (:class:`~.base.Runtime`): OpenVINO (default), ONNX Runtime,
+and PyTorch eager (``torch``, which runs the module itself: :class:`~.torch_eager.ModuleRuntime`).
 
 Each is imported lazily, so a missing runtime costs nothing until it is asked for, and then
 says which pip extra installs it. Wherever a runtime is named, a :class:`~.base.Runtime`
@@ -18,6 +19,7 @@ from .base import AsyncMeasurement, Measurement, RunSettings, Runtime, RuntimeLa
 BUILTIN = {
     "openvino": ("openvino", "OpenVINORuntime"),
     "onnxruntime": ("onnxruntime", "OnnxRuntime"),
+    "torch": ("torch_eager", "TorchEagerRuntime"),
 }
 #: Short names the command line accepts.
 ALIASES = {"ov": "openvino", "ort": "onnxruntime"}
@@ -26,8 +28,8 @@ RUNTIMES = tuple(BUILTIN)
 
 def get_runtime(runtime: str | Runtime) -> Runtime:
     """The runtime ``runtime`` names: a built-in name (``openvino``/``ov``,
-    ``onnxruntime``/``ort``), a ``package.module:Class`` reference to a :class:`Runtime`
-    subclass, or a runtime instance, returned as it is."""
+    ``onnxruntime``/``ort``, ``torch``), a ``package.module:Class`` reference to a
+    :class:`Runtime` subclass, or a runtime instance, returned as it is."""
     if isinstance(runtime, Runtime):
         return runtime
     key = ALIASES.get(runtime.lower(), runtime.lower())

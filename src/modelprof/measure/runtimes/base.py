@@ -249,3 +249,19 @@ def resident_bytes() -> int | None:
     except OSError:
         return None
     return None
+
+
+class ModuleRuntime(Runtime):
+    """A runtime that runs a PyTorch module itself rather than a model file.
+
+    ``profile`` hands it the module (``measure_module``) and counts that module on the PyTorch
+    route; each :class:`RuntimeLayer` it returns names, in ``sources``, the module path it
+    timed (``""`` for the root), and ``profile`` joins it with every count row of that scope.
+    """
+
+    @abstractmethod
+    def measure_module(
+        self, module: Any, inputs: Mapping[str, Any], settings: RunSettings
+    ) -> Measurement:
+        """End-to-end latency (nothing attached), then per-module times, of ``module`` called
+        with ``inputs`` (numpy arrays, in the order of its forward arguments)."""
