@@ -163,3 +163,19 @@ def test_importing_zoo_does_not_import_torch() -> None:
         env={**os.environ, "PYTHONPATH": str(src)},
         capture_output=True,
     )
+
+
+def test_a_zoo_model_without_torch_names_the_extra() -> None:
+    # the zoo's classes live in zoo_models, which imports torch: without torch that was an
+    # ImportError, an internal error (exit 3), instead of the one line naming the extra
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from modelprof.cli.main import main\n"
+        "sys.exit(main(['count', 'seed-cnn']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "modelprof: error: this needs the 'torch' package, which is not installed: "
+        "pip install 'modelprof[torch]'"
+    ]

@@ -74,7 +74,11 @@ class _Classes(NamedTuple):
 
 @functools.cache
 def _define() -> _Classes:
-    """The model classes; torch is imported here, on first use."""
+    """The model classes; torch is imported here, on first use (without it: the one line
+    naming the extra to install, not an ImportError from zoo_models)."""
+    from .torch import import_torch
+
+    import_torch()
     from . import zoo_models as m
 
     return _Classes(
