@@ -52,7 +52,20 @@ HELP = {
 }
 
 
+class _Interrupted(Exception):
+    """Ctrl-C, carried past click: click answers a KeyboardInterrupt or an EOFError by writing
+    an empty line to stderr before its Abort, so the user would get two lines."""
+
+
 class LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Interrupted from None
+        except EOFError:  # a file that ends where more was promised
+            raise ModelprofError("unexpected end of an input file") from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name, target in COMMANDS.items() if _exists(target)]
 
@@ -91,10 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort as exc:
-        if isinstance(exc.__context__, EOFError):  # click turns any EOFError into Abort
-            click.echo("modelprof: error: unexpected end of an input file", err=True)
-            return 2
+    except click.exceptions.Abort:  # an interrupt while click itself parses or prompts
         click.echo("modelprof: aborted", err=True)
         return 130
     except click.ClickException as exc:
@@ -103,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModelprofError as exc:
         click.echo(f"modelprof: error: {printable(str(exc))}", err=True)
         return int(getattr(exc, "exit_code", 2))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Interrupted):
         click.echo("modelprof: interrupted", err=True)
         return 130
     except BrokenPipeError:
