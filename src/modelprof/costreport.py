@@ -1,15 +1,61 @@
-"""What ``count`` returns: typed, frozen results with units in the names where units matter."""
+"""What ``count`` returns: typed, frozen results with units in the names where units matter.
+
+It also holds the registry through which every report shows itself in a notebook
+(:func:`register_html`, :func:`html_of`); see :func:`html_of` for why it lives here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from importlib.metadata import entry_points
+from typing import Any, TypeVar
 
 from ._version import __version__
 from .graph import Shape, TensorInfo, Uncounted
 
 SCHEMA_VERSION = 1
+
+#: The entry-point group (``[project.entry-points."modelprof.html"]`` in pyproject.toml) whose
+#: entries are called, with no argument, to register notebook renderers the first time a report
+#: is displayed: modelprof's own is ``modelprof.render.notebook:register``.
+HTML_ENTRY_POINTS = "modelprof.html"
+
+_R = TypeVar("_R")
+_HTML: dict[type, Callable[[Any], str]] = {}
+#: set (to [True]) once the entry points have been loaded, before loading them: a renderer
+#: that displays a report does not load them again
+_entry_points_loaded: list[bool] = []
+
+
+def register_html(report_type: type[_R], renderer: Callable[[_R], str]) -> None:
+    """Show ``report_type`` (and its subclasses) in a notebook as ``renderer(report)``, an HTML
+    fragment; a later registration for the same type replaces the earlier one."""
+    _HTML[report_type] = renderer
+
+
+def html_of(report: object) -> str | None:
+    """``report`` as the HTML fragment its registered renderer writes, or None when no
+    renderer is registered for its type (a notebook then shows its plain ``repr``).
+
+    Why a registry: every report class has a ``_repr_html_`` that Jupyter calls, but the
+    HTML is rendering, which lives in :mod:`modelprof.render`, and the layering (import-linter
+    contracts in pyproject.toml) lets no module below render/ import it, not even inside a
+    function. So render/ registers its renderers here, and here they are found through package
+    metadata, the entry points of :data:`HTML_ENTRY_POINTS`, loaded once on the first display:
+    the counter names no module above it, ``import modelprof`` stays as light as it was, and
+    ``modelprof.count("seed-cnn")`` in a notebook still shows its table with nothing else
+    imported. A package of yours can declare renderers for its own report types the same way.
+    """
+    if not _entry_points_loaded:
+        _entry_points_loaded.append(True)
+        for entry in entry_points(group=HTML_ENTRY_POINTS):
+            entry.load()()
+    for cls in type(report).__mro__:
+        renderer = _HTML.get(cls)
+        if renderer is not None:
+            return renderer(report)
+    return None
 
 
 def envelope(kind: str, mode: str | None = None) -> dict[str, Any]:
@@ -178,3 +224,7 @@ class CostReport:
             if layer.name == name:
                 return layer
         raise KeyError(name)
+
+    def _repr_html_(self) -> str | None:
+        """The layer table, for Jupyter (:func:`html_of`)."""
+        return html_of(self)

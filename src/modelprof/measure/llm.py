@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..analysis import WEIGHT_TRANSFORMS, analyze
-from ..costreport import CostReport
+from ..costreport import CostReport, html_of
 from ..costs import REGISTRY
 from ..costs.backward import NORM_BACKWARD
 from ..errors import MissingExtraError, ModelLoadError, ModelprofError, first_line
@@ -240,6 +240,10 @@ class LlmReport:
     @property
     def conventions(self) -> tuple[str, ...]:
         return (*CONVENTIONS, TRAINING_CONVENTION) if self.training else CONVENTIONS
+
+    def _repr_html_(self) -> str | None:
+        """The ``modelprof llm`` table, for Jupyter (:func:`modelprof.costreport.html_of`)."""
+        return html_of(self)
 
 
 # -- the model's config --------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from statistics import mean, median
 
-from ..costreport import CostReport
+from ..costreport import CostReport, html_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,3 +169,8 @@ class ProfileReport:
     def conversions(self) -> list[ProfileLayer]:
         """Layers the runtime inserted to change layout or precision (Reorder, Convert)."""
         return [layer for layer in self.layers if layer.inserted]
+
+    def _repr_html_(self) -> str | None:
+        """The summary, charts and layer table of ``profile --html``, for Jupyter
+        (:func:`modelprof.costreport.html_of`)."""
+        return html_of(self)

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..analysis import analyze
 from ..api import InputShapes, ModelRef, load_graph
-from ..costreport import CostReport
+from ..costreport import CostReport, html_of
 from ..errors import ModelprofError
 from ..graph import Graph
 from ..measure.profilereport import ProfileReport
@@ -81,6 +81,10 @@ class PruneResult:
         if not self.sparsity:
             return None
         return sum(s.zeros for s in self.sparsity) / sum(s.numel for s in self.sparsity)
+
+    def _repr_html_(self) -> str | None:
+        """The ``modelprof prune`` table, for Jupyter (:func:`modelprof.costreport.html_of`)."""
+        return html_of(self)
 
 
 def expected_mac_reduction(p: float) -> float:

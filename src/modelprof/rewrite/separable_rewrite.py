@@ -14,6 +14,7 @@ from typing import Any
 
 from ..analysis import analyze
 from ..api import InputShapes, ModelRef, build_module, load_graph
+from ..costreport import html_of
 from ..errors import ModelprofError, runtime_message
 from ..graph import Graph
 from ..measure.profilereport import ProfileLayer, ProfileReport
@@ -63,6 +64,11 @@ class SeparableResult:
     #: when no layer is replaced: why, then (with ``save``, ``measure`` or ``finetune``) what
     #: was therefore not done; both are in ``report.notes`` too
     nothing_done: tuple[str, ...] = ()
+
+    def _repr_html_(self) -> str | None:
+        """The ``modelprof separable`` tables, for Jupyter
+        (:func:`modelprof.costreport.html_of`)."""
+        return html_of(self)
 
 
 def why_nothing_replaced(report: SeparableReport, min_saving: float | None = None) -> str:
