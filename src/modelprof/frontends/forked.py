@@ -31,6 +31,19 @@ def worthwhile(model: Any) -> bool:
     )
 
 
+def child_payload(model: Any, data_prop: bool) -> tuple[bytes, int]:
+    """What the child sends and its exit status: ``K`` + the inferred model, or ``E`` + the
+    error's message (every failure, so the parent always hears why). Apart from the fork so
+    that it runs, and is measured, in the tests' own process too."""
+    try:
+        import onnx
+
+        inferred = onnx.shape_inference.infer_shapes(model, data_prop=data_prop, strict_mode=True)
+        return b"K" + inferred.SerializeToString(), 0
+    except BaseException as exc:  # report every failure to the parent
+        return b"E" + str(exc).encode("utf-8", "replace"), 1
+
+
 class ForkedInference:
     """``start`` forks the child; ``result`` collects the inferred ModelProto (or raises)."""
 
@@ -42,21 +55,10 @@ class ForkedInference:
     def start(cls, model: Any, data_prop: bool) -> ForkedInference:
         read_fd, write_fd = os.pipe()
         pid = os.fork()
-        if pid == 0:  # the child: infer, send, and leave without running any cleanup
+        if pid == 0:  # pragma: no cover (the child: coverage cannot follow a bare fork)
+            # infer, send, and leave without running any cleanup
             os.close(read_fd)
-            status = 0
-            try:
-                import onnx
-
-                data = (
-                    b"K"
-                    + onnx.shape_inference.infer_shapes(
-                        model, data_prop=data_prop, strict_mode=True
-                    ).SerializeToString()
-                )
-            except BaseException as exc:  # report every failure to the parent
-                data = b"E" + str(exc).encode("utf-8", "replace")
-                status = 1
+            data, status = child_payload(model, data_prop)
             try:
                 view = memoryview(data)
                 while view:
