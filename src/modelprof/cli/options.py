@@ -21,7 +21,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 RUNTIME_ALIASES = {"ov": "openvino", "ort": "onnxruntime"}
 RUNTIMES = ("openvino", "onnxruntime", *RUNTIME_ALIASES)
 #: runtimes that run the PyTorch module itself: only ``profile`` (latency mode) offers them so far
-MODULE_RUNTIMES = ("torch",)
+MODULE_RUNTIMES = ("torch", "torch-compile")
 
 
 class Finite(click.FloatRange):

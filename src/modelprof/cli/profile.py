@@ -1,4 +1,5 @@
-"""``modelprof profile``: measured per-layer latency on OpenVINO, ONNX Runtime or PyTorch eager."""
+"""``modelprof profile``: measured per-layer latency on OpenVINO, ONNX Runtime or PyTorch (eager
+or compiled)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,13 @@ if TYPE_CHECKING:
     help="ONNX Runtime graph optimisation level.",
 )
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="OpenVINO model cache.")
+@click.option(
+    "--compile-mode",
+    type=click.Choice(("default", "max-autotune")),
+    default="default",
+    show_default=True,
+    help="torch.compile mode of --runtime torch-compile.",
+)
 @options.format_option("table", "json")
 @options.output_option
 @click.option(
@@ -106,6 +114,7 @@ def profile_command(
     input_file: str | None,
     optimization: str,
     cache_dir: str | None,
+    compile_mode: str,
     fmt: str,
     output: str | None,
     html_path: str | None,
@@ -132,7 +141,9 @@ def profile_command(
 
     --runtime torch runs a PyTorch model (zoo name, file.py:factory, .pt) itself, eager,
     under torch.inference_mode(), and times each module with forward hooks; its rows are the
-    module paths `modelprof count` shows.
+    module paths `modelprof count` shows. --runtime torch-compile runs it through
+    torch.compile (inductor, --compile-mode) and times each compiled kernel: a fused kernel is
+    one row listing the modules it fused.
     """
     from ..measure.runtimes import RunSettings
 
@@ -146,6 +157,9 @@ def profile_command(
         raise click.UsageError("give --iterations or --time, not both")
     options.refuse_unless(ctx, runtime == "openvino", ("cache_dir",), "--runtime openvino")
     options.refuse_unless(ctx, runtime == "onnxruntime", ("optimization",), "--runtime onnxruntime")
+    options.refuse_unless(
+        ctx, runtime == "torch-compile", ("compile_mode",), "--runtime torch-compile"
+    )
     options.refuse_precision(runtime, precision)
     if runtime in options.MODULE_RUNTIMES:
         _refuse_on_torch(runtime, precision, throughput_mode)
@@ -202,11 +216,21 @@ def profile_command(
             f"(modelprof device --runtime {runtime} measures them again)"
         )
 
-    with progress(f"profiling {model} on {runtime}...", quiet=quiet):
+    backend: Any = runtime
+    doing = f"profiling {model} on {runtime}..."
+    if runtime == "torch-compile":
+        from ..measure.runtimes.torch_compile import TorchCompileRuntime
+
+        backend = TorchCompileRuntime(compile_mode)
+        doing = (
+            f"compiling {model} with torch.compile (about a minute the first time, seconds "
+            "once inductor has it cached), then profiling..."
+        )
+    with progress(doing, quiet=quiet):
         report = profile(
             source,
             specs or None,
-            runtime=runtime,
+            runtime=backend,
             settings=settings,
             input_file=input_file,
             ceilings=load_cached(runtime, precision, device, threads=threads),

@@ -216,7 +216,10 @@ def join(
         main = max(members, key=lambda m: (m.flops, m.macs)) if members else None
         rows.append(_row(rt_layer, main, names, time_us, total_time, flops, macs, moved, ceilings))
     # every costed source layer appears: as a row's name, or as a row folded into one
-    row_of = {n: row.name for row in rows for n in row.fused_from}
+    # (a helper's row names the layers it serves, which their owners' rows already hold)
+    row_of = {
+        n: row.name for i, row in enumerate(rows) if i not in helpers for n in row.fused_from
+    }
     for layer in count.layers:
         if layer.name in row_of and row_of[layer.name] == layer.name:
             continue

@@ -20,6 +20,7 @@ BUILTIN = {
     "openvino": ("openvino", "OpenVINORuntime"),
     "onnxruntime": ("onnxruntime", "OnnxRuntime"),
     "torch": ("torch_eager", "TorchEagerRuntime"),
+    "torch-compile": ("torch_compile", "TorchCompileRuntime"),
 }
 #: Short names the command line accepts.
 ALIASES = {"ov": "openvino", "ort": "onnxruntime"}
