@@ -37,7 +37,7 @@ chromium:
 # Coverage of the whole suite, Python subprocesses included ([tool.coverage.*] in
 # pyproject.toml). COVERAGE_FLOOR only ever moves up: set it to the figure reached, rounded down.
 # Line and branch coverage are printed apart (the floor applies to coverage's combined figure).
-COVERAGE_FLOOR := 92
+COVERAGE_FLOOR := 94
 test: $(VENV)/.installed-dev chromium
 	rm -f .coverage .coverage.*
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)

@@ -101,11 +101,9 @@ def explain(reference: CostReport, other: CostReport, route: str) -> list[ScopeD
         for i in range(3):
             acc[i] += row[i]
     ref_ops = _ops_by_scope(reference)
-    folded_bn = {
-        s
-        for s, ops in ref_ops.items()
-        if "BatchNormalization" in ops and oth.get(s, [0, 0, 0])[0] == 0
-    }
+    batchnorms = {s for s, ops in ref_ops.items() if "BatchNormalization" in ops}
+    # folded: gone from the other route; a BatchNorm scope holding a fused conv is not (_moved)
+    folded_bn = {s for s in batchnorms if oth.get(s, [0, 0, 0])[0] == 0}
     out = []
     for scope in sorted(set(ref) | set(oth)):
         a, b = ref.get(scope, [0, 0, 0]), oth.get(scope, [0, 0, 0])
@@ -131,7 +129,7 @@ def explain(reference: CostReport, other: CostReport, route: str) -> list[ScopeD
         else:
             reason = "params added (a bias the route split out or materialised)"
         out.append(ScopeDifference(scope, route, diff[0], diff[1], diff[2], reason))
-    return _moved(out, folded_bn)
+    return _moved(out, batchnorms)
 
 
 def _moved(diffs: list[ScopeDifference], batchnorms: set[str]) -> list[ScopeDifference]:

@@ -86,7 +86,7 @@ def as_specs(given: InputShapes) -> list[InputSpec] | None:
     """``input_shapes`` in any of its forms (see :data:`InputShapes`) as InputSpecs; None, or
     an empty list or mapping, when nothing is given. Raise :class:`ShapeError` on a value that
     is neither a shape nor an example tensor."""
-    if given is None:
+    if given is None or (isinstance(given, list) and not given):  # () stays a scalar's shape
         return None
     if isinstance(given, Mapping):
         specs = []
