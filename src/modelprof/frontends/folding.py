@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelLoadError, first_line
 from ..graph import TensorInfo
-from .structure import Structure
+from .structure import Structure, static_shape
 
 if TYPE_CHECKING:
     import numpy as np
@@ -158,20 +158,6 @@ def _schema(op_type: str, domain: str, version: int) -> onnx.defs.OpSchema | Non
         return None
 
 
-def _static(type_proto: onnx.TypeProto) -> tuple[int, ...] | None:
-    if not type_proto.HasField("tensor_type"):
-        return None
-    tensor_type = type_proto.tensor_type
-    if not tensor_type.HasField("shape"):
-        return None
-    dims = []
-    for dim in tensor_type.shape.dim:
-        if not dim.HasField("dim_value") or dim.dim_value < 0:
-            return None
-        dims.append(dim.dim_value)
-    return tuple(dims)
-
-
 class ShapeCompletion:
     """Complete, in place, the static shapes in ``tensors`` of the nodes of ``graph`` (an
     inferred ``onnx.GraphProto``: its ``value_info`` holds onnx's partial answers) that onnx's
@@ -289,7 +275,7 @@ class ShapeCompletion:
                     continue
                 self.types[name] = type_proto
                 self.fresh.add(name)
-                shape = _static(type_proto)
+                shape = static_shape(type_proto)
                 if shape is not None:
                     dtype = self.dtype_names.get(type_proto.tensor_type.elem_type, "float32")
                     tensors[name] = TensorInfo(name, shape, dtype)

@@ -31,7 +31,7 @@ from ..graph import (
     nbytes_of,
 )
 from ..shapes import InputSpec, resolve_inputs
-from .structure import Structure, check_structure
+from .structure import Structure, check_structure, static_shape
 
 if TYPE_CHECKING:
     import onnx
@@ -240,20 +240,6 @@ def load(
 
 def _dtype(code: int) -> str:
     return _ONNX_DTYPES.get(code, "float32")
-
-
-def _static_shape(type_proto: Any) -> tuple[int, ...] | None:
-    if not type_proto.HasField("tensor_type"):
-        return None
-    tensor_type = type_proto.tensor_type
-    if not tensor_type.HasField("shape"):
-        return None
-    dims = []
-    for dim in tensor_type.shape.dim:
-        if not dim.HasField("dim_value") or dim.dim_value < 0:
-            return None
-        dims.append(dim.dim_value)
-    return tuple(dims)
 
 
 @cache
@@ -525,7 +511,7 @@ class _GraphBuilder:
 
         known = dict(self.tensors)
         for vi in graph.input:
-            shape = _static_shape(vi.type)
+            shape = static_shape(vi.type)
             code = vi.type.tensor_type.elem_type
             if shape is None or not code:
                 return False  # onnx would leave what follows unknown: let it decide
@@ -734,7 +720,7 @@ class _GraphBuilder:
             if not tensor_type.HasField("shape"):
                 continue
             shape = tuple([d.dim_value for d in tensor_type.shape.dim])
-            if not all(shape) and _static_shape(vi.type) is None:
+            if not all(shape) and static_shape(vi.type) is None:
                 continue  # a dynamic dim (dim_value reads 0 unless the dim really is 0)
             dtype = _ONNX_DTYPES.get(tensor_type.elem_type, "float32")
             tensors[name] = TensorInfo(name, shape, dtype)

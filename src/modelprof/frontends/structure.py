@@ -175,3 +175,19 @@ def _name(graph: Any, index: int) -> str:
 
 def _printable(value: object) -> str:
     return repr(value) if isinstance(value, bytes) else str(value)
+
+
+def static_shape(type_proto: Any) -> tuple[int, ...] | None:
+    """A value's shape when every dim is a known non-negative number, else None (a symbolic
+    or unknown dim: the shape is not static). Shared by the ONNX reader and shape completion."""
+    if not type_proto.HasField("tensor_type"):
+        return None
+    tensor_type = type_proto.tensor_type
+    if not tensor_type.HasField("shape"):
+        return None
+    dims = []
+    for dim in tensor_type.shape.dim:
+        if not dim.HasField("dim_value") or dim.dim_value < 0:
+            return None
+        dims.append(dim.dim_value)
+    return tuple(dims)

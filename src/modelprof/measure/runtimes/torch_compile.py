@@ -24,16 +24,13 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ...errors import ModelprofError
 from .base import (
-    AsyncMeasurement,
     Measurement,
-    ModuleRuntime,
     RunSettings,
     RuntimeLayer,
     import_runtime,
@@ -41,6 +38,7 @@ from .base import (
     rss_growth,
     timed_runs,
 )
+from .torch_eager import TorchEagerRuntime
 
 #: ``--compile-mode`` values: torch.compile's modes that mean something on the CPU
 #: (``reduce-overhead`` is CUDA graphs).
@@ -55,18 +53,6 @@ _RUN_MARK = "## modelprof run ##"
 _GRAPH_CALL = re.compile(r"^## Call CompiledFxGraph (\S+) ##$")
 _GRAPH_PREFIX = re.compile(r"^graph_-?\d+_")
 _ROOT_SOURCE = re.compile(r"^L\[['\"][^'\"]*['\"]\]\.?")
-
-
-def _import() -> Any:
-    return import_runtime("torch", "torch")
-
-
-def _no_file(path: Path) -> ModelprofError:
-    return ModelprofError(
-        f"the torch-compile runtime runs PyTorch models only, not model files like {path.name}: "
-        "give a zoo name, file.py:factory, a .pt file or an nn.Module (and only 'profile' in "
-        "latency mode runs on torch-compile so far)"
-    )
 
 
 @dataclass(frozen=True)
@@ -104,7 +90,7 @@ class _RecordingInductor:
     """
 
     def __init__(self, mode: str) -> None:
-        torch = _import()
+        torch = import_runtime("torch", "torch")
         self.patches = {
             **torch._inductor.list_mode_options(mode),
             "cpp.enable_kernel_profile": True,
@@ -205,21 +191,7 @@ def _module_path(stack: Mapping[str, tuple[str, Any]] | None) -> str:
     return _ROOT_SOURCE.sub("", source)
 
 
-def check_settings(settings: RunSettings) -> None:
-    """Refuse what this runtime cannot do yet: a precision other than f32, a device other than
-    the CPU."""
-    if settings.precision != "f32":
-        raise ModelprofError(
-            f"the torch-compile runtime runs f32 only so far; --precision {settings.precision} "
-            "is not available on it (use --runtime openvino)"
-        )
-    if settings.device.upper() != "CPU":
-        raise ModelprofError(
-            f"the torch-compile runtime runs on the CPU only so far, not on '{settings.device}'"
-        )
-
-
-class TorchCompileRuntime(ModuleRuntime):
+class TorchCompileRuntime(TorchEagerRuntime):
     """``torch.compile`` with inductor, in ``mode`` (``default`` or ``max-autotune``)."""
 
     name = "torch-compile"
@@ -231,25 +203,6 @@ class TorchCompileRuntime(ModuleRuntime):
                 f"unknown torch.compile mode '{mode}' (choose from: {', '.join(COMPILE_MODES)})"
             )
         self.mode = mode
-
-    def version(self) -> str:
-        return str(_import().__version__)
-
-    def measure_module(
-        self, module: Any, inputs: Mapping[str, Any], settings: RunSettings
-    ) -> Measurement:
-        torch = _import()
-        check_settings(settings)
-        tensors = [torch.from_numpy(array) for array in inputs.values()]
-        before_threads = torch.get_num_threads()
-        if settings.threads:
-            # before compiling: inductor's C++ kernels are generated for this thread count
-            torch.set_num_threads(settings.threads)
-        try:
-            with torch.inference_mode():
-                return self._measure(torch, module, tensors, settings)
-        finally:
-            torch.set_num_threads(before_threads)
 
     def _measure(
         self, torch: Any, module: Any, tensors: list[Any], settings: RunSettings
@@ -324,27 +277,6 @@ class TorchCompileRuntime(ModuleRuntime):
             rss_bytes=rss_growth(rss_before, rss_after),
             notes=tuple(notes),
         )
-
-    def measure(
-        self, onnx_path: Path, inputs: Mapping[str, Any], settings: RunSettings
-    ) -> Measurement:
-        raise _no_file(onnx_path)
-
-    def measure_throughput(
-        self,
-        onnx_path: Path,
-        inputs: Mapping[str, Any],
-        settings: RunSettings,
-        *,
-        streams: int | None = None,
-        requests: int | None = None,
-    ) -> AsyncMeasurement:
-        raise _no_file(onnx_path)
-
-    def bound_infer(
-        self, onnx_path: Path, inputs: Mapping[str, Any], settings: RunSettings
-    ) -> tuple[Callable[[], object], dict[str, Any]]:
-        raise _no_file(onnx_path)
 
 
 @dataclass

@@ -46,25 +46,25 @@ def _import() -> Any:
     return import_runtime("torch", "torch")
 
 
-def _no_file(path: Path) -> ModelprofError:
+def _no_file(name: str, path: Path) -> ModelprofError:
     return ModelprofError(
-        f"the torch runtime runs PyTorch models only, not model files like {path.name}: give "
+        f"the {name} runtime runs PyTorch models only, not model files like {path.name}: give "
         "a zoo name, file.py:factory, a .pt file or an nn.Module (and only 'profile' in "
-        "latency mode runs on torch so far)"
+        f"latency mode runs on {name} so far)"
     )
 
 
-def check_settings(settings: RunSettings) -> None:
-    """Refuse what this runtime cannot do yet: a precision other than the model's own f32, a
-    device other than the CPU."""
+def check_settings(name: str, settings: RunSettings) -> None:
+    """Refuse what the ``name`` runtime cannot do yet: a precision other than the model's own
+    f32, a device other than the CPU."""
     if settings.precision != "f32":
         raise ModelprofError(
-            f"the torch runtime runs f32 only so far; --precision {settings.precision} is "
+            f"the {name} runtime runs f32 only so far; --precision {settings.precision} is "
             "not available on it (use --runtime openvino)"
         )
     if settings.device.upper() != "CPU":
         raise ModelprofError(
-            f"the torch runtime runs on the CPU only so far, not on '{settings.device}'"
+            f"the {name} runtime runs on the CPU only so far, not on '{settings.device}'"
         )
 
 
@@ -79,10 +79,11 @@ class TorchEagerRuntime(ModuleRuntime):
         self, module: Any, inputs: Mapping[str, Any], settings: RunSettings
     ) -> Measurement:
         torch = _import()
-        check_settings(settings)
+        check_settings(self.name, settings)
         tensors = [torch.from_numpy(array) for array in inputs.values()]
         before_threads = torch.get_num_threads()
         if settings.threads:
+            # before _measure: a compiling subclass generates its kernels for this thread count
             torch.set_num_threads(settings.threads)
         try:
             with torch.inference_mode():
@@ -137,7 +138,7 @@ class TorchEagerRuntime(ModuleRuntime):
     def measure(
         self, onnx_path: Path, inputs: Mapping[str, Any], settings: RunSettings
     ) -> Measurement:
-        raise _no_file(onnx_path)
+        raise _no_file(self.name, onnx_path)
 
     def measure_throughput(
         self,
@@ -148,12 +149,12 @@ class TorchEagerRuntime(ModuleRuntime):
         streams: int | None = None,
         requests: int | None = None,
     ) -> AsyncMeasurement:
-        raise _no_file(onnx_path)
+        raise _no_file(self.name, onnx_path)
 
     def bound_infer(
         self, onnx_path: Path, inputs: Mapping[str, Any], settings: RunSettings
     ) -> tuple[Callable[[], object], dict[str, Any]]:
-        raise _no_file(onnx_path)
+        raise _no_file(self.name, onnx_path)
 
 
 def _precision_of(module: Any) -> str:
