@@ -42,6 +42,7 @@ FAMILIES: dict[str, Generator] = {
     "cli-output": gen_cli.gen_output_path,
     "pickle": gen_pickle.gen_pt,
     "factory": gen_pickle.gen_factory,
+    "llm": gen_side.gen_llm,
 }
 
 #: long runs: relative weights
@@ -59,6 +60,7 @@ WEIGHTS = {
     "cli-output": 10,
     "pickle": 5,
     "factory": 4,
+    "llm": 5,
 }
 
 #: the CI budget: cases per family (torch-importing families cost ~3 s a case)
@@ -76,6 +78,7 @@ CI_COUNTS = {
     "cli-output": 9,
     "pickle": 3,
     "factory": 2,
+    "llm": 3,
 }
 CI_SEED = 20240611
 

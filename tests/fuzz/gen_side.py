@@ -447,3 +447,87 @@ def gen_config(rng: random.Random, ws: Workspace) -> Case:
             feed=feed,
         )
     return Case("config", f"config {name}", argv)
+
+
+# -- llm ---------------------------------------------------------------------------------------
+
+#: a tiny Llama that transformers builds in a moment; each case breaks something about it
+_LLM_CONFIG: dict[str, Any] = {
+    "model_type": "llama",
+    "architectures": ["LlamaForCausalLM"],
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "vocab_size": 100,
+    "max_position_embeddings": 64,
+}
+_LLM_VALUES = [0, -1, 3, 1.5, "64", None, True, [], {}, 10**12, 2**63, float("nan"), "x" * 300]
+
+
+def _llm_config(rng: random.Random) -> bytes:
+    doc: Any = dict(_LLM_CONFIG)
+    how = rng.random()
+    if how < 0.45:  # one value wrong
+        doc[rng.choice(sorted(doc))] = rng.choice(_LLM_VALUES)
+    elif how < 0.55:
+        del doc[rng.choice(sorted(doc))]
+    elif how < 0.62:
+        doc["auto_map"] = {"AutoModelForCausalLM": "modeling_evil.EvilForCausalLM"}
+    elif how < 0.7:
+        doc["model_type"] = rng.choice(["vit", "bert", "no-such-type", "", "../llama"])
+    elif how < 0.75:
+        doc = rng.choice([[], "llama", 3, None])
+    elif how < 0.82:  # the decoder flavours: MoE, a sliding window, tied embeddings
+        doc.update(
+            rng.choice(
+                [
+                    {"model_type": "mixtral", "num_local_experts": 4, "num_experts_per_tok": 2},
+                    {"model_type": "mistral", "sliding_window": rng.choice([1, 4, 0, -1])},
+                    {"tie_word_embeddings": True},
+                ]
+            )
+        )
+    text = json.dumps(doc, allow_nan=True)
+    if how > 0.9:  # bytes that are not quite JSON
+        return mutate.mutate(rng, text.encode())[0]
+    return text.encode()
+
+
+def gen_llm(rng: random.Random, ws: Workspace) -> Case:
+    data = _llm_config(rng)
+    where = rng.random()
+    if where < 0.6:
+        model = ws.write("config.json", data)
+    elif where < 0.8:  # a snapshot folder (with or without its config.json)
+        (ws.work / "snap").mkdir()
+        if rng.random() < 0.8:
+            ws.write("snap/config.json", data)
+        model = "snap"
+    elif where < 0.9:
+        model = rng.choice(["llama-2-7b", "gpt2", "mixtral-8x7b", "no-such-model", ""])
+    else:
+        ws.fifo("config.json")
+        argv = ["llm", "config.json", "--prompt", "4", "--generate", "2"]
+        return Case("llm", "llm config as a fifo", argv, feed={"config.json": data})
+    small = ["1", "4", "8", "2"]
+    argv: list[Any] = ["llm", model]
+    argv += ["--prompt", rng.choice([*small, *small, "0", "-3", "nan", "99999999999999999999"])]
+    if rng.random() < 0.8:
+        argv += ["--generate", rng.choice([*small, "0", "-1", "1e3"])]
+    if rng.random() < 0.3:
+        argv += ["--batch", rng.choice(["1", "2", "0", "-2"])]
+    if rng.random() < 0.3:
+        argv += ["--dtype", rng.choice(["f16", "bf16", "f32", "f8", ""])]
+    if rng.random() < 0.2:
+        argv += ["--kv-dtype", rng.choice(["f16", "fp8", "int8", "int4"])]
+    if rng.random() < 0.2:
+        argv += ["--logits", rng.choice(["all", "last", "some"])]
+    if rng.random() < 0.2:
+        argv += rng.choice(
+            [["--training"], ["--peak-tflops", "nan"], ["--bandwidth-gbs", "-1"], ["--every-step"]]
+        )
+    if rng.random() < 0.3:
+        argv += ["--format", "json"]
+    return Case("llm", f"llm {model} ({len(data)} bytes of config)", argv)
