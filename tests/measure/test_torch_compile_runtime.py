@@ -154,3 +154,26 @@ def test_resnet18_every_kernel_is_attributed_and_every_costed_layer_has_a_row() 
     # zoo.py's published figure: resnet18 at 224x224 does 1.814 GMACs
     assert sum(row.flops for row in timed) == report.count.total.flops
     assert report.count.total.macs == pytest.approx(1.814e9, rel=1e-3)
+
+
+def test_a_model_torch_compile_cannot_compile_is_one_line(tmp_path: Path) -> None:
+    # no working C++ compiler (CXX=/bin/false) and an empty inductor cache: inductor fails,
+    # which was an internal error (exit 3) with torch's advice about TORCHDYNAMO_VERBOSE
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CXX": "/bin/false", "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "ind")}
+    argv = ["-m", "modelprof.cli.main", "profile", "seed-cnn", "--runtime", "torch-compile"]
+    done = subprocess.run(
+        [sys.executable, *argv, "--threads", "1", "--iterations", "2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    lines = [x for x in done.stderr.splitlines() if not x.startswith("USDT:")]
+    assert len(lines) == 1
+    assert lines[0].startswith("modelprof: error: torch.compile could not compile SeedCNN: ")
+    assert "No working C++ compiler" in lines[0]

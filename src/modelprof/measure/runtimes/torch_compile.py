@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ...errors import ModelprofError
+from ...errors import ModelprofError, first_line
 from .base import (
     Measurement,
     RunSettings,
@@ -95,6 +95,9 @@ class _RecordingInductor:
             **torch._inductor.list_mode_options(mode),
             "cpp.enable_kernel_profile": True,
             "trace.provenance_tracking_level": 1,
+            # torch 2.13's precompiled header of inductor's C++ prefix breaks the kernels it
+            # generates for one thread ('at::vec' has not been declared): compile without it
+            "cpp_cache_precompile_headers": False,
         }
         self.graphs: dict[str, _GraphRecord] = {}
         #: graphs compiled so far, and how many of them came from inductor's FX graph cache
@@ -216,7 +219,18 @@ class TorchCompileRuntime(TorchEagerRuntime):
         rss_before = resident_bytes()
         compiled_before, hits_before = backend.compiled, backend.cache_hits
         t0 = time.perf_counter()
-        run()
+        try:
+            run()
+        except Exception as exc:
+            if not type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):
+                raise  # the model's own error: profile reports it as for any runtime
+            # dynamo or inductor could not compile it (no working C++ compiler, a compiler
+            # error, an op it cannot lower)
+            reason = first_line(exc.__cause__ or exc)
+            raise ModelprofError(
+                f"torch.compile could not compile {type(module).__name__}: {reason} (the "
+                "eager runtime, --runtime torch, runs it as it is)"
+            ) from None
         compile_ms = (time.perf_counter() - t0) * 1e3
         t0 = time.perf_counter()
         run()
