@@ -574,6 +574,13 @@ class _Runner:
             self.unsupported[op] = max(self.unsupported.get(op, 0), n)
         return _split(graph, report, square)
 
+    def unsupported_notes(self) -> list[str]:
+        """The note naming the ops no rule costs in any recorded pass (none: no note)."""
+        if not self.unsupported:
+            return []
+        listed = ", ".join(f"{op} ({n})" for op, n in sorted(self.unsupported.items()))
+        return [f"ops with no cost rule, left out of the FLOPs (not zero): {listed}"]
+
     def kwargs(self, tokens: int, logits: Logits) -> dict[str, Any]:
         """The forward arguments of a pass over ``tokens`` new tokens per sequence, with a
         cache (as generation runs; without one, transformers looks for packed sequences in
@@ -731,9 +738,7 @@ def count_llm(
         roofline = _roofline(prefill, decode, ceilings, ceilings_source)
     elif ceilings_source:
         notes.append(ceilings_source)
-    if runner.unsupported:
-        listed = ", ".join(f"{op} ({n})" for op, n in sorted(runner.unsupported.items()))
-        notes.append(f"ops with no cost rule, left out of the FLOPs (not zero): {listed}")
+    notes.extend(runner.unsupported_notes())
     return LlmReport(
         model=config.name,
         source=config.source,
@@ -860,9 +865,7 @@ def _training_report(
         attention_flops=counted.attention_training_flops,
         flops=int(total.training_flops or 0),
     )
-    if runner.unsupported:
-        listed = ", ".join(f"{op} ({n})" for op, n in sorted(runner.unsupported.items()))
-        notes.append(f"ops with no cost rule, left out of the FLOPs (not zero): {listed}")
+    notes.extend(runner.unsupported_notes())
     return LlmReport(
         model=config.name,
         source=config.source,
