@@ -44,6 +44,8 @@ def test_every_command_is_listed_and_every_option_has_one_line_of_help(tmp_path:
         "separable",
         "pooling",
         "prune",
+        "quantize",
+        "optimize",
         "crosscheck",
         "check",
         "diff",
@@ -64,8 +66,10 @@ COMMAND_SPECIFIC = {
     "--iterations",  # per pass (profile, device) or per model and round (compare)
     "--profile",  # compare: also time the models; separable/prune: before and after
     "--quiet",  # check prints its verdict lines even then
+    "--ignore",  # prune: channels left alone (default: the classifier); quantize: kept in float
     "--rounds",
     "--runtime",  # separable/prune: no default, it turns measuring on
+    "--save",  # quantize writes .xml, or .onnx for ONNX sources, never .pt
     "--sort",
     "--sweep",  # input sizes (count) or batches (profile's throughput mode)
     "--time",

@@ -115,8 +115,8 @@ def test_model_files_other_precisions_and_devices_are_refused(tmp_path: Path) ->
         profile(onnx_file, runtime="torch-compile")
     with pytest.raises(ModelprofError, match="runs PyTorch models only"):
         get_runtime("torch-compile").measure(onnx_file, {}, FAST)
-    with pytest.raises(ModelprofError, match="f32 only so far; --precision bf16"):
-        profile("seed-cnn", runtime="torch-compile", settings=RunSettings(precision="bf16"))
+    with pytest.raises(ModelprofError, match="runs f32 and bf16 only; --precision f16"):
+        profile("seed-cnn", runtime="torch-compile", settings=RunSettings(precision="f16"))
     with pytest.raises(ModelprofError, match="CPU only so far, not on 'CUDA'"):
         profile("seed-cnn", runtime="torch-compile", settings=RunSettings(device="CUDA"))
 

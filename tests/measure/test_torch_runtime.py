@@ -176,10 +176,13 @@ def test_model_files_are_refused_with_what_to_do(tmp_path: Path) -> None:
 
 
 def test_other_precisions_and_devices_are_refused() -> None:
-    with pytest.raises(ModelprofError, match="f32 only so far; --precision bf16"):
-        profile("seed-cnn", runtime="torch", settings=RunSettings(precision="bf16"))
-    with pytest.raises(ModelprofError, match="CPU only so far, not on 'CUDA'"):
-        profile("seed-cnn", runtime="torch", settings=RunSettings(device="CUDA"))
+    with pytest.raises(ModelprofError, match="runs f32 and bf16 only; --precision f16"):
+        profile("seed-cnn", runtime="torch", settings=RunSettings(precision="f16"))
+    with pytest.raises(ModelprofError, match="runs on the CPU or a CUDA GPU, not on 'TPU'"):
+        profile("seed-cnn", runtime="torch", settings=RunSettings(device="TPU"))
+    if not torch.cuda.is_available():  # the CUDA path (torch_eager.cuda_timed_runs) needs one
+        with pytest.raises(ModelprofError, match="found no CUDA device here"):
+            profile("seed-cnn", runtime="torch", settings=RunSettings(device="CUDA"))
 
 
 def test_missing_torch_names_the_pip_extra() -> None:

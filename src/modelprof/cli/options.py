@@ -20,8 +20,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: what ``--runtime`` also accepts, and the names the commands receive instead
 RUNTIME_ALIASES = {"ov": "openvino", "ort": "onnxruntime"}
 RUNTIMES = ("openvino", "onnxruntime", *RUNTIME_ALIASES)
-#: runtimes that run the PyTorch module itself: only ``profile`` (latency mode) offers them so far
+#: runtimes that run the PyTorch module itself: ``profile`` and ``compare`` offer them
 MODULE_RUNTIMES = ("torch", "torch-compile")
+#: the precisions the module runtimes run (PyTorch's f16 on a CPU is reference loops)
+MODULE_PRECISIONS = ("f32", "bf16")
 
 
 class Finite(click.FloatRange):
@@ -146,7 +148,31 @@ def profile_runtime_options(f: F) -> F:
     return _runtime_options(f, (*RUNTIMES, *MODULE_RUNTIMES))
 
 
-def _runtime_options(f: F, runtimes: tuple[str, ...]) -> F:
+def runtime_list_options(f: F) -> F:
+    """:func:`profile_runtime_options` where ``--runtime`` takes a comma-separated list
+    (``openvino,onnxruntime,torch,torch-compile``): the command receives a tuple of full names,
+    each once; an unknown name is refused."""
+    return _runtime_options(f, (*RUNTIMES, *MODULE_RUNTIMES), several=True)
+
+
+def _runtime_list(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    known = ("openvino", "onnxruntime", *MODULE_RUNTIMES)
+    names: list[str] = []
+    for part in value.split(","):
+        name = part.strip().lower()
+        name = RUNTIME_ALIASES.get(name, name)
+        if name not in known:
+            raise click.BadParameter(
+                f"unknown runtime '{part.strip()}' (choose from: {', '.join(known)}, "
+                f"{', '.join(RUNTIME_ALIASES)})"
+            )
+        if name in names:
+            raise click.BadParameter(f"runtime '{name}' is given twice")
+        names.append(name)
+    return tuple(names)
+
+
+def _runtime_options(f: F, runtimes: tuple[str, ...], *, several: bool = False) -> F:
     f = threads_option(f)
     f = click.option(
         "--precision",
@@ -159,8 +185,20 @@ def _runtime_options(f: F, runtimes: tuple[str, ...]) -> F:
         "--device",
         default="CPU",
         show_default=True,
-        help="OpenVINO device (CPU, AUTO, ...) or ONNX Runtime provider (CPU, CUDA).",
+        help="OpenVINO device (CPU, AUTO, ...), ONNX Runtime provider (CPU, CUDA), or the torch "
+        "runtime's device (CPU, CUDA).",
     )(f)
+    if several:
+        return click.option(
+            "--runtime",
+            "runtimes",
+            metavar="NAME[,NAME...]",
+            default="openvino",
+            show_default=True,
+            callback=_runtime_list,
+            help=f"Runtime(s) to measure on: {', '.join(runtimes)} (ov and ort are short for "
+            "openvino and onnxruntime); several, comma-separated, put one model on each.",
+        )(f)
     return click.option(
         "--runtime",
         type=click.Choice(runtimes),
@@ -174,11 +212,17 @@ def _runtime_options(f: F, runtimes: tuple[str, ...]) -> F:
 def refuse_precision(runtime: str, precision: str) -> None:
     """Exit 2 with one line, before the model is read, for a ``--precision`` the runtime cannot
     set: ONNX Runtime runs the model's own (it refuses any other too, but only once the model
-    is loaded and, in ``compare``, its worker process started)."""
+    is loaded and, in ``compare``, its worker process started); the torch runtimes run f32
+    and bf16 (whether this CPU runs bf16 the runtime checks, with torch imported)."""
     if runtime == "onnxruntime" and precision != "f32":
         raise click.UsageError(
             "ONNX Runtime's CPU provider runs the model's own precision; --precision "
             f"{precision} is an OpenVINO option (convert the model instead)"
+        )
+    if runtime in MODULE_RUNTIMES and precision not in MODULE_PRECISIONS:
+        raise click.UsageError(
+            f"--runtime {runtime} runs {' and '.join(MODULE_PRECISIONS)} only; --precision "
+            f"{precision} is not available on it (use --runtime openvino)"
         )
 
 
@@ -221,9 +265,10 @@ def before_after_options(f: F) -> F:
     f = click.option(
         "--runtime",
         "runtime",
-        type=click.Choice(RUNTIMES),
+        type=click.Choice((*RUNTIMES, *MODULE_RUNTIMES)),
         callback=_runtime_name,
-        help="Measure before and after on this runtime (implies --profile).",
+        help="Measure before and after on this runtime (implies --profile; openvino and "
+        "onnxruntime so far).",
     )(f)
     return click.option(
         "--profile",
@@ -232,6 +277,18 @@ def before_after_options(f: F) -> F:
         default=None,
         help="Measure before and after on OpenVINO, interleaved.",
     )(f)
+
+
+def refuse_module_runtime(runtime: str | None, command: str) -> None:
+    """Exit 2 with one line, before any work, for ``--runtime torch``/``torch-compile`` in a
+    command that makes a new model: the rewrites hand the model before and after to the
+    measurement as ONNX files, which the torch runtimes do not run."""
+    if runtime in MODULE_RUNTIMES:
+        raise click.UsageError(
+            f"{command} measures its models before and after as ONNX exports, which --runtime "
+            f"{runtime} does not run yet: use --runtime openvino or onnxruntime (or profile the "
+            f"saved model with 'modelprof profile --runtime {runtime}')"
+        )
 
 
 #: the options of :func:`before_after_options` that only act when measuring

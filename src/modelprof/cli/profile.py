@@ -143,7 +143,8 @@ def profile_command(
     under torch.inference_mode(), and times each module with forward hooks; its rows are the
     module paths `modelprof count` shows. --runtime torch-compile runs it through
     torch.compile (inductor, --compile-mode) and times each compiled kernel: a fused kernel is
-    one row listing the modules it fused.
+    one row listing the modules it fused. Both run f32 or --precision bf16, and in throughput
+    mode each stream is a thread calling the module, as on ONNX Runtime.
     """
     from ..measure.runtimes import RunSettings
 
@@ -161,8 +162,6 @@ def profile_command(
         ctx, runtime == "torch-compile", ("compile_mode",), "--runtime torch-compile"
     )
     options.refuse_precision(runtime, precision)
-    if runtime in options.MODULE_RUNTIMES:
-        _refuse_on_torch(runtime, precision, throughput_mode)
     options.refuse_unless(
         ctx, not throughput_mode, ("top", "sort"), "latency mode (per-layer times)"
     )
@@ -189,11 +188,16 @@ def profile_command(
         cache_dir=cache_dir,
     )
     specs = [parse_input_shape(s) for s in input_shapes]
+    backend: Any = runtime
+    if runtime == "torch-compile":
+        from ..measure.runtimes.torch_compile import TorchCompileRuntime
+
+        backend = TorchCompileRuntime(compile_mode)
     if throughput_mode:
         _throughput_command(
             source,
             specs,
-            runtime=runtime,
+            runtime=backend,
             settings=settings,
             input_file=input_file,
             fmt=fmt,
@@ -216,12 +220,8 @@ def profile_command(
             f"(modelprof device --runtime {runtime} measures them again)"
         )
 
-    backend: Any = runtime
     doing = f"profiling {model} on {runtime}..."
     if runtime == "torch-compile":
-        from ..measure.runtimes.torch_compile import TorchCompileRuntime
-
-        backend = TorchCompileRuntime(compile_mode)
         doing = (
             f"compiling {model} with torch.compile (about a minute the first time, seconds "
             "once inductor has it cached), then profiling..."
@@ -258,21 +258,6 @@ def profile_command(
         emit(profile_html(report), output=html_path, force=force, quiet=quiet)
 
 
-def _refuse_on_torch(runtime: str, precision: str, throughput_mode: bool) -> None:
-    """Exit 2 with one line, before the model is read, for what the torch runtime does not
-    do yet: a precision other than f32, throughput mode."""
-    if precision != "f32":
-        raise click.UsageError(
-            f"--runtime {runtime} runs f32 only so far; --precision {precision} is not "
-            "available on it (use --runtime openvino)"
-        )
-    if throughput_mode:
-        raise click.UsageError(
-            f"--runtime {runtime} measures latency only so far: drop --mode throughput, "
-            "--streams, --requests and --sweep"
-        )
-
-
 # -- throughput mode ---------------------------------------------------------------------------
 
 
@@ -280,7 +265,7 @@ def _throughput_command(
     model: Any,
     specs: list[InputSpec],
     *,
-    runtime: str,
+    runtime: Any,
     settings: RunSettings,
     input_file: str | None,
     fmt: str,

@@ -125,6 +125,7 @@ def prune_command(
     if amount is not None and target_macs is not None:
         raise click.UsageError("give --amount or --target-macs, not both")
     options.refuse_unless(ctx, runtime is not None, options.MEASURE_ONLY, "--profile or --runtime")
+    options.refuse_module_runtime(runtime, "prune")
     options.refuse_unless(ctx, finetune is not None, ("epochs",), "--finetune")
     options.refuse_unless(
         ctx,

@@ -1,18 +1,23 @@
 """One model's runtime session in a process of its own, timed on request (``compare``).
 
-The parent (:mod:`modelprof.measure.comparison`) starts one worker per model with
-``python -m modelprof.measure.comparison_worker`` and talks to it in JSON lines:
+The parent (:mod:`modelprof.measure.comparison`) starts one worker per model (or per runtime)
+with ``python -m modelprof.measure.comparison_worker`` and talks to it in JSON lines:
 
-- parent -> worker, first line: ``{"runtime", "onnx", "inputs" (an .npz), "settings",
-  "sys_path"}`` (``runtime`` as :func:`~modelprof.measure.runtimes.runtime_reference` names it;
-  ``sys_path`` is the parent's, so a runtime of the user's own imports here too); the worker
-  loads and compiles the model once, binds its inputs, warms up, and answers
-  ``{"ok": true, "pid", "runtime", "runtime_version", "device", "precision", "threads",
-  "compile_ms"}`` (or ``{"ok": false, "error": "one line"}``).
+- parent -> worker, first line: ``{"runtime", "options", "onnx", "module", "inputs" (an .npz),
+  "settings", "sys_path"}`` (``runtime`` as :func:`~modelprof.measure.runtimes.runtime_reference`
+  names it, ``options`` its constructor arguments; ``onnx`` the file a file runtime reads, or
+  ``module``, ``{"ref", "trust_pickle"}``, what :func:`modelprof.api.build_module` builds the
+  module a module runtime runs from; ``sys_path`` is the parent's, so a runtime of the user's own
+  imports here too); the worker loads and compiles the model once, binds its inputs, warms up,
+  and answers ``{"ok": true, "pid", "runtime", "runtime_version", "device", "precision",
+  "threads", "compile_ms"}`` (or ``{"ok": false, "error": "one line"}``).
 - ``{"cmd": "run", "n": N}``: one untimed run (the other workers have just had the caches),
   then N timed runs; answer ``{"samples_us": [...], "start_s", "end_s"}`` with the batch's
   bounds on the system-wide monotonic clock, so the parent can check that batches never
   overlapped.
+- ``{"cmd": "layers", "settings"}``: ``profile``'s two passes (end to end, then per layer) with
+  these settings; answer ``{"measurement": ...}`` (a :class:`~.runtimes.base.Measurement` as
+  ``dataclasses.asdict`` gives it) or ``{"error": "one line"}``.
 - ``{"cmd": "quit"}`` (or end of input): exit.
 
 Only the protocol goes to the real stdout: anything a runtime prints is sent to stderr.
@@ -24,22 +29,42 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 
-def open_session(
-    runtime: str, onnx_path: Path, inputs: dict[str, Any], settings: Any
-) -> tuple[Callable[[], object], dict[str, Any]]:
-    """``run()`` (one synchronous inference, inputs bound once) and what it runs with, on the
-    runtime ``runtime`` names (see :func:`~modelprof.measure.runtimes.runtime_reference`)."""
-    from .runtimes import get_runtime
+class _Session:
+    """The runtime and the model the setup line names, bound once."""
 
-    return get_runtime(runtime).bound_infer(onnx_path, inputs, settings)
+    def __init__(self, setup: dict[str, Any], inputs: dict[str, Any], settings: Any) -> None:
+        from .runtimes import ModuleRuntime, get_runtime
+
+        self.backend = get_runtime(setup["runtime"], setup.get("options") or None)
+        self.inputs = inputs
+        self.model: Any
+        if setup.get("module"):
+            from ..api import build_module
+
+            if not isinstance(self.backend, ModuleRuntime):
+                raise TypeError(f"{self.backend.name} does not run a PyTorch module")
+            ref = setup["module"]
+            self.model = build_module(ref["ref"], trust_pickle=bool(ref.get("trust_pickle")))
+            self.run, self.info = self.backend.bound_module(self.model, inputs, settings)
+        else:
+            self.model = Path(setup["onnx"])
+            self.run, self.info = self.backend.bound_infer(self.model, inputs, settings)
+
+    def measure(self, settings: Any) -> Any:
+        from .runtimes import ModuleRuntime
+
+        if isinstance(self.backend, ModuleRuntime) and not isinstance(self.model, Path):
+            return self.backend.measure_module(self.model, self.inputs, settings)
+        return self.backend.measure(self.model, self.inputs, settings)
 
 
 def serve(commands: IO[str], replies: IO[str]) -> int:
+    import dataclasses
+
     import numpy as np
 
     from ..errors import ModelprofError
@@ -58,7 +83,8 @@ def serve(commands: IO[str], replies: IO[str]) -> int:
         settings = RunSettings(**setup["settings"])
         with np.load(setup["inputs"], allow_pickle=False) as data:
             inputs = {name: np.ascontiguousarray(data[name]) for name in data.files}
-        run, info = open_session(setup["runtime"], Path(setup["onnx"]), inputs, settings)
+        session = _Session(setup, inputs, settings)
+        run = session.run
         for _ in range(settings.warmup):
             run()
     except ModelprofError as exc:
@@ -67,9 +93,20 @@ def serve(commands: IO[str], replies: IO[str]) -> int:
     except Exception as exc:  # reported to the parent as one line
         send({"ok": False, "error": f"{type(exc).__name__}: {exc}"})
         return 3
-    send({"ok": True, "pid": os.getpid(), **info})
+    send({"ok": True, "pid": os.getpid(), **session.info})
     for line in commands:
         message = json.loads(line)
+        if message.get("cmd") == "layers":
+            try:
+                measurement = session.measure(RunSettings(**message["settings"]))
+            except ModelprofError as exc:
+                send({"error": str(exc)})
+                continue
+            except Exception as exc:  # reported to the parent as one line
+                send({"error": f"{type(exc).__name__}: {exc}"})
+                continue
+            send({"measurement": dataclasses.asdict(measurement)})
+            continue
         if message.get("cmd") != "run":
             break
         run()

@@ -62,6 +62,14 @@ def _profile_module(
     prepared = prepare_module(model, input_shapes, backend.name)
     inputs = make_inputs(prepared.graph, input_file)
     measurement = backend.measure_module(prepared.module, inputs, settings)
+    return join_module(prepared, measurement, ceilings)
+
+
+def join_module(
+    prepared: PreparedModule, measurement: Measurement, ceilings: Ceilings | None = None
+) -> ProfileReport:
+    """:func:`join` for a runtime that ran the PyTorch module itself: each of its layers
+    names, in ``sources``, the module path it timed, and takes every count row of that scope."""
     scopes: dict[str, list[str]] = {}
     for layer in prepared.count.layers:
         scopes.setdefault(layer.scope, []).append(layer.name)
@@ -74,6 +82,12 @@ def _profile_module(
         notes += (
             "the module ran in training mode (dropout and BatchNorm's batch statistics on): "
             "call .eval() on it to time inference",
+        )
+    if measurement.precision != "f32":
+        notes += (
+            f"the module ran in {measurement.precision} (a copy cast to it, with its "
+            "floating-point inputs); the count is of the f32 model, so its bytes, arithmetic "
+            "intensity and roofline use 4-byte values",
         )
     report = join(prepared, replace(measurement, layers=layers, notes=notes), ceilings)
     rows = tuple(replace(row, inserted=False) for row in report.layers)

@@ -16,6 +16,10 @@ so with more requests than streams it includes the time a request waited in the 
 A batch sweep changes the first dimension of every input: an ONNX file's batch dimension is
 made symbolic (OpenVINO reshapes, ONNX Runtime binds it), a PyTorch or zoo model is exported
 at each batch, and each point's FLOPs are counted at its own batch.
+
+The torch runtimes (``torch``, ``torch-compile``) run the module itself, as ONNX Runtime runs
+its session: ``requests`` Python threads call it concurrently, intra-op threads split between
+the streams; a batch sweep counts the one module at each batch.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from ..api import InputShapes, ModelRef
 from ..errors import ModelprofError, ShapeError
 from ..shapes import parse_int_list, parse_sweep
 from .profilereport import LatencyStats
-from .runtimes.base import AsyncMeasurement, RunSettings, Runtime
+from .runtimes.base import AsyncMeasurement, ModuleRuntime, RunSettings, Runtime
 
 #: What ``--sweep NAME=VALUES`` can vary.
 SWEEP_NAMES = ("batch",)
@@ -153,13 +157,23 @@ def throughput(
     first: AsyncMeasurement | None = None
     label = ""
     with tempfile.TemporaryDirectory(prefix="modelprof-tput-") as folder:
-        for batch, prepared in _variants(model, input_shapes, batches, Path(folder)):
+        variants = (
+            _module_variants(model, input_shapes, batches, backend.name)
+            if isinstance(backend, ModuleRuntime)
+            else _variants(model, input_shapes, batches, Path(folder))
+        )
+        for batch, prepared in variants:
             label = prepared.label
             inputs = make_inputs(prepared.graph, input_file)
             for wanted in streams:
-                run = backend.measure_throughput(
-                    prepared.onnx_path, inputs, settings, streams=wanted, requests=requests
-                )
+                if isinstance(backend, ModuleRuntime):
+                    run = backend.measure_module_throughput(
+                        prepared.module, inputs, settings, streams=wanted, requests=requests
+                    )
+                else:
+                    run = backend.measure_throughput(
+                        prepared.onnx_path, inputs, settings, streams=wanted, requests=requests
+                    )
                 first = first or run
                 notes.extend(n for n in run.notes if n not in notes)
                 points.append(_point(batch, wanted, run, inputs, prepared.count.total.flops))
@@ -202,6 +216,28 @@ def _point(
         compile_ms=run.compile_ms,
         requested_streams=wanted,
     )
+
+
+def _module_variants(
+    model: ModelRef, input_shapes: InputShapes, batches: Sequence[int] | None, runtime: str
+) -> list[tuple[int, Any]]:
+    """(batch, PreparedModule) per batch, for a runtime that runs the PyTorch module itself:
+    the module counted at its own input shapes, or at each batch."""
+    from ..shapes import InputSpec
+    from .preparation import prepare_module
+
+    base = prepare_module(model, input_shapes, runtime)
+    infos = base.graph.input_infos()
+    if batches is None:
+        return [(infos[0].shape[0] if infos and infos[0].shape else 1, base)]
+    scalar = [info.name for info in infos if not info.shape]
+    if scalar:
+        raise ShapeError(f"input '{scalar[0]}' is a scalar: it has no batch dimension to sweep")
+    variants = []
+    for batch in batches:
+        specs = [InputSpec(info.name, (batch, *info.shape[1:]), info.dtype) for info in infos]
+        variants.append((batch, prepare_module(model, specs, runtime)))
+    return variants
 
 
 def _variants(

@@ -14,6 +14,7 @@ from .units import duration, human
 
 if TYPE_CHECKING:
     from ..measure.comparison import CompareReport
+    from ..measure.profilereport import ProfileReport
 
 
 #: What a narrow terminal keeps of the comparison (render.fit).
@@ -32,8 +33,27 @@ PRIORITIES = {
 }
 
 
+#: What a narrow terminal keeps of one model on several runtimes.
+RUNTIME_PRIORITIES = {
+    "runtime": NAME,
+    "latency median": MAIN,
+    "latency vs first": MAIN,
+    "IQR": HIGH,
+    "precision": HIGH,
+    "threads": MID,
+    "min": MID,
+    "compile": LOW,
+    "FLOPs": LOW,
+    "version": LEAST,
+    "samples": LEAST,
+}
+
+
 def render_compare(report: CompareReport) -> RenderableType:
-    """One row per model; ratios to the first model; latency columns when profiled."""
+    """One row per model; ratios to the first model; latency columns when profiled. One model
+    on several runtimes: one row per runtime, then its per-layer times by module scope."""
+    if report.by == "runtime":
+        return _render_by_runtime(report)
 
     def times(value: float | None) -> str:
         return "-" if value is None else f"{value:.2f}x"
@@ -118,7 +138,15 @@ def compare_document(report: CompareReport) -> dict[str, Any]:
                 "compile_ms": None if model.compile_ms is None else round(model.compile_ms, 3),
             }
         )
-    return {
+        if report.by == "runtime":
+            models[-1].update(
+                runtime=model.runtime,
+                runtime_version=model.runtime_version,
+                precision=model.precision,
+                threads=model.threads,
+                per_layer=None if model.layers is None else _per_layer(model.layers),
+            )
+    document: dict[str, Any] = {
         **envelope("compare"),
         "models": models,
         "profile": None
@@ -145,4 +173,112 @@ def compare_document(report: CompareReport) -> dict[str, Any]:
             ],
         },
         "notes": list(report.notes),
+    }
+    if report.by == "runtime":
+        # one model on several runtimes: each entry has its runtime, and the layers by scope
+        document["by"] = "runtime"
+        document["scopes"] = [
+            {
+                "scope": row.scope,
+                "flops": row.flops,
+                "time_us": {
+                    m.label: None if t is None else round(t, 3)
+                    for m, t in zip(report.models, row.times_us, strict=True)
+                },
+                "fused_into": {
+                    m.label: into for m, into in zip(report.models, row.fused_into, strict=True)
+                },
+            }
+            for row in report.scopes
+        ]
+    return document
+
+
+def _render_by_runtime(report: CompareReport) -> RenderableType:
+    def times(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}x"
+
+    table = Table(header_style="bold")
+    table.add_column("runtime", overflow="fold", max_width=30)
+    for title in ("version", "precision", "threads", "FLOPs", "compile"):
+        table.add_column(title, justify="right", no_wrap=True)
+    for title in ("latency median", "IQR", "min", "latency vs first", "samples"):
+        table.add_column(title, justify="right", no_wrap=True)
+    for index, entry in enumerate(report.models):
+        lat = entry.latency_us
+        table.add_row(
+            entry.label,
+            entry.runtime_version or "-",
+            entry.precision or "-",
+            "-" if entry.threads is None else str(entry.threads),
+            human(entry.count.total.flops),
+            duration(entry.compile_ms * 1e3) if entry.compile_ms else "-",
+            "-" if lat is None else duration(lat.median),
+            "-" if lat is None else duration(lat.iqr),
+            "-" if lat is None else duration(lat.min),
+            times(report.latency_ratio(index)),
+            "-" if lat is None else str(lat.samples),
+        )
+    model = report.models[0].count.model if report.models else ""
+    header = Text()
+    header.append("latency ", style="dim")
+    header.append(
+        f"{model} on {len(report.models)} runtimes, {report.device}: {report.rounds} rounds x "
+        f"{report.iterations} runs per runtime, interleaved, one process per runtime"
+    )
+    parts: list[RenderableType] = [header, fit(table, RUNTIME_PRIORITIES)]
+    if report.scopes:
+        parts.append(
+            Text(
+                "per-layer time by runtime (median per run, rows matched by module "
+                "scope; 'in X': fused into X's row)",
+                style="dim",
+            )
+        )
+        parts.append(_scope_table(report))
+    footer = Text()
+    footer.append("ratios are to the first runtime", style="dim")
+    for note in report.notes:
+        footer.append(f"\nnote: {note}", style="cyan")
+    parts.append(footer)
+    return Group(*parts)
+
+
+def _scope_table(report: CompareReport) -> RenderableType:
+    table = Table(header_style="bold")
+    table.add_column("module", overflow="fold", max_width=48)
+    table.add_column("FLOPs", justify="right", no_wrap=True)
+    labels = [entry.label for entry in report.models]
+    for label in labels:
+        table.add_column(label, justify="right", no_wrap=True)
+    totals = [0.0] * len(labels)
+    for row in report.scopes:
+        cells = [row.scope, human(row.flops) if row.flops else ""]
+        for index, (time_us, into) in enumerate(zip(row.times_us, row.fused_into, strict=True)):
+            if time_us is not None:
+                totals[index] += time_us
+                cells.append(duration(time_us))
+            else:
+                cells.append(f"in {into}" if into else "-")
+        table.add_row(*cells)
+    table.add_section()
+    table.add_row("sum of rows", "", *(duration(t) for t in totals))
+    ends = [
+        "-" if entry.layers is None else duration(entry.layers.latency_us.median)
+        for entry in report.models
+    ]
+    table.add_row("end to end (per-layer pass's run)", "", *ends)
+    priorities = {"module": NAME, "FLOPs": LOW, **dict.fromkeys(labels, MAIN)}
+    return fit(table, priorities)
+
+
+def _per_layer(layers: ProfileReport) -> dict[str, Any]:
+    """A runtime's per-layer pass in a ``compare`` document: its two end-to-end figures and
+    how much of the time its rows cover; the rows themselves are under ``scopes``."""
+    return {
+        "latency_us": layers.latency_us.to_dict(),
+        "profiled_latency_us": layers.profiled_latency_us.to_dict(),
+        "iterations": layers.iterations,
+        "time_coverage": round(layers.time_coverage, 6),
+        "compile_ms": round(layers.compile_ms, 3),
     }

@@ -1,5 +1,6 @@
 """Runtimes behind one interface (:class:`~.base.Runtime`): OpenVINO (default), ONNX Runtime,
-and PyTorch eager (``torch``, which runs the module itself: :class:`~.torch_eager.ModuleRuntime`).
+PyTorch eager (``torch``) and compiled (``torch-compile``), which run the module itself
+(:class:`~.base.ModuleRuntime`).
 
 Each is imported lazily, so a missing runtime costs nothing until it is asked for, and then
 says which pip extra installs it. Wherever a runtime is named, a :class:`~.base.Runtime`
@@ -11,9 +12,18 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 from ...errors import ModelprofError
-from .base import AsyncMeasurement, Measurement, RunSettings, Runtime, RuntimeLayer
+from .base import (
+    AsyncMeasurement,
+    Measurement,
+    ModuleRuntime,
+    RunSettings,
+    Runtime,
+    RuntimeLayer,
+)
 
 #: Built-in runtimes: name -> (module of this package, class).
 BUILTIN = {
@@ -27,10 +37,12 @@ ALIASES = {"ov": "openvino", "ort": "onnxruntime"}
 RUNTIMES = tuple(BUILTIN)
 
 
-def get_runtime(runtime: str | Runtime) -> Runtime:
+def get_runtime(runtime: str | Runtime, options: Mapping[str, Any] | None = None) -> Runtime:
     """The runtime ``runtime`` names: a built-in name (``openvino``/``ov``,
-    ``onnxruntime``/``ort``, ``torch``), a ``package.module:Class`` reference to a
-    :class:`Runtime` subclass, or a runtime instance, returned as it is."""
+    ``onnxruntime``/``ort``, ``torch``, ``torch-compile``), a ``package.module:Class``
+    reference to a :class:`Runtime` subclass, or a runtime instance, returned as it is.
+    ``options`` are a named runtime's constructor arguments (what :meth:`Runtime.options`
+    gave in another process)."""
     if isinstance(runtime, Runtime):
         return runtime
     key = ALIASES.get(runtime.lower(), runtime.lower())
@@ -41,7 +53,11 @@ def get_runtime(runtime: str | Runtime) -> Runtime:
         found = _import_class(runtime)
     else:
         raise ModelprofError(f"unknown runtime '{runtime}' (choose from: {', '.join(RUNTIMES)})")
-    instance = found()
+    try:
+        instance = found(**(options or {}))
+    except TypeError as exc:
+        detail = f"{runtime} with {dict(options or {})}: {exc}"
+        raise ModelprofError(f"cannot make runtime {detail}") from None
     if not isinstance(instance, Runtime):
         raise ModelprofError(f"{runtime} is not a modelprof Runtime")
     return instance
@@ -74,6 +90,7 @@ __all__ = [
     "RUNTIMES",
     "AsyncMeasurement",
     "Measurement",
+    "ModuleRuntime",
     "RunSettings",
     "Runtime",
     "RuntimeLayer",

@@ -154,6 +154,12 @@ class Runtime(ABC):
         the profiler off (what ``compare`` times), and :meth:`session_info` for what it runs
         with."""
 
+    def options(self) -> dict[str, Any]:
+        """The constructor arguments (JSON values) that make this runtime again in another
+        process, with :func:`~modelprof.measure.runtimes.get_runtime` (``compare``'s workers):
+        none by default; ``torch-compile`` has its mode."""
+        return {}
+
     def session_info(
         self, settings: RunSettings, *, precision: str, threads: int, compile_ms: float
     ) -> dict[str, Any]:
@@ -265,3 +271,25 @@ class ModuleRuntime(Runtime):
     ) -> Measurement:
         """End-to-end latency (nothing attached), then per-module times, of ``module`` called
         with ``inputs`` (numpy arrays, in the order of its forward arguments)."""
+
+    @abstractmethod
+    def bound_module(
+        self, module: Any, inputs: Mapping[str, Any], settings: RunSettings
+    ) -> tuple[Callable[[], object], dict[str, Any]]:
+        """``module`` ready to run (at ``settings``' precision and threads, compiled where
+        the runtime compiles) with its inputs bound: ``run()`` infers once with nothing
+        attached (what ``compare`` times in a worker process of its own, whose thread count
+        it sets), and :meth:`session_info` for what it runs with."""
+
+    @abstractmethod
+    def measure_module_throughput(
+        self,
+        module: Any,
+        inputs: Mapping[str, Any],
+        settings: RunSettings,
+        *,
+        streams: int | None = None,
+        requests: int | None = None,
+    ) -> AsyncMeasurement:
+        """:meth:`Runtime.measure_throughput` for ``module``: ``requests`` inferences in
+        flight on ``streams`` streams for the time budget, or ``settings.iterations`` in all."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -207,18 +207,17 @@ class TorchCompileRuntime(TorchEagerRuntime):
             )
         self.mode = mode
 
-    def _measure(
-        self, torch: Any, module: Any, tensors: list[Any], settings: RunSettings
-    ) -> Measurement:
-        backend = _backend(self.mode)
-        compiled = torch.compile(module, backend=backend)
+    def options(self) -> dict[str, Any]:
+        return {"mode": self.mode}
 
-        def run() -> object:
-            return compiled(*tensors)
+    compiles = True
+    #: the CPU only: inductor's GPU kernels (Triton) would need CUDA profiler events
+    cuda = False
 
-        rss_before = resident_bytes()
-        compiled_before, hits_before = backend.compiled, backend.cache_hits
-        t0 = time.perf_counter()
+    def _callable(self, torch: Any, module: Any) -> Any:
+        return torch.compile(module, backend=_backend(self.mode))
+
+    def _first_call(self, run: Callable[[], object], module: Any) -> None:
         try:
             run()
         except Exception as exc:
@@ -231,6 +230,20 @@ class TorchCompileRuntime(TorchEagerRuntime):
                 f"torch.compile could not compile {type(module).__name__}: {reason} (the "
                 "eager runtime, --runtime torch, runs it as it is)"
             ) from None
+
+    def _measure(
+        self, torch: Any, module: Any, tensors: list[Any], settings: RunSettings
+    ) -> Measurement:
+        backend = _backend(self.mode)
+        compiled = self._callable(torch, module)
+
+        def run() -> object:
+            return compiled(*tensors)
+
+        rss_before = resident_bytes()
+        compiled_before, hits_before = backend.compiled, backend.cache_hits
+        t0 = time.perf_counter()
+        self._first_call(run, module)
         compile_ms = (time.perf_counter() - t0) * 1e3
         t0 = time.perf_counter()
         run()
@@ -248,7 +261,11 @@ class TorchCompileRuntime(TorchEagerRuntime):
             profiled = timed_runs(marked, settings, at_most=len(latency))
         known = {path for path, _ in module.named_modules()}
         layers, unmatched = _kernel_layers(
-            prof.events(), backend.graphs, runs=len(profiled), known=known
+            prof.events(),
+            backend.graphs,
+            runs=len(profiled),
+            known=known,
+            precision=settings.precision,
         )
         if not layers:
             raise ModelprofError(
@@ -281,7 +298,7 @@ class TorchCompileRuntime(TorchEagerRuntime):
             runtime=self.name,
             runtime_version=self.version(),
             device="CPU",
-            precision="f32",
+            precision=settings.precision,
             threads=int(torch.get_num_threads()),
             compile_ms=compile_ms,
             first_inference_ms=first_ms,
@@ -303,7 +320,12 @@ class _Row:
 
 
 def _kernel_layers(
-    events: Any, graphs: Mapping[str, _GraphRecord], *, runs: int, known: set[str]
+    events: Any,
+    graphs: Mapping[str, _GraphRecord],
+    *,
+    runs: int,
+    known: set[str],
+    precision: str = "f32",
 ) -> tuple[list[RuntimeLayer], int]:
     """One layer per kernel (in the order first called), each with its time in every one of
     the last ``runs`` marked runs, and how many kernel events per run no module was found for.
@@ -389,7 +411,7 @@ def _kernel_layers(
             runtime_name=r.name,
             layer_type=r.kind,
             exec_type=r.exec_type,
-            precision="f32",
+            precision=precision,
             times_us=tuple(r.times),
             sources=r.sources,
         )

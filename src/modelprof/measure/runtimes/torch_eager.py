@@ -31,6 +31,7 @@ from .base import (
     RunSettings,
     RuntimeLayer,
     import_runtime,
+    keep_submitting,
     resident_bytes,
     rss_growth,
     timed_runs,
@@ -49,23 +50,111 @@ def _import() -> Any:
 def _no_file(name: str, path: Path) -> ModelprofError:
     return ModelprofError(
         f"the {name} runtime runs PyTorch models only, not model files like {path.name}: give "
-        "a zoo name, file.py:factory, a .pt file or an nn.Module (and only 'profile' in "
-        f"latency mode runs on {name} so far)"
+        "a zoo name, file.py:factory, a .pt file or an nn.Module"
     )
 
 
-def check_settings(name: str, settings: RunSettings) -> None:
-    """Refuse what the ``name`` runtime cannot do yet: a precision other than the model's own
-    f32, a device other than the CPU."""
-    if settings.precision != "f32":
+#: The precisions the torch runtimes run, by the dtype the module and its float inputs are
+#: cast to. f16 is left out: on a CPU, PyTorch's f16 convolutions and GEMMs need AVX512-FP16
+#: or AMX-FP16 and otherwise fall back to slow reference loops, which would time nothing useful.
+DTYPES = {"f32": "float32", "bf16": "bfloat16"}
+
+
+def bf16_supported() -> bool:
+    """Whether oneDNN runs bf16 on this CPU (avx512_bf16 or AMX): without it PyTorch's bf16
+    convolutions are emulated, slower than f32."""
+    torch = _import()
+    mkldnn = torch.backends.mkldnn
+    return bool(mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def check_settings(name: str, settings: RunSettings, *, cuda: bool = False) -> Any:
+    """The ``torch.device`` to run on, once what the ``name`` runtime cannot run is refused: a
+    precision other than f32 or bf16 (or bf16 where the device has none), a device other
+    than the CPU (or, with ``cuda``, a CUDA GPU torch can see)."""
+    torch = _import()
+    if settings.precision not in DTYPES:
         raise ModelprofError(
-            f"the {name} runtime runs f32 only so far; --precision {settings.precision} is "
-            "not available on it (use --runtime openvino)"
+            f"the {name} runtime runs {' and '.join(DTYPES)} only; --precision "
+            f"{settings.precision} is not available on it (use --runtime openvino)"
         )
-    if settings.device.upper() != "CPU":
+    wanted = settings.device.lower()
+    if wanted == "cpu":
+        device = torch.device("cpu")
+    elif cuda and (wanted in ("cuda", "gpu") or wanted.startswith("cuda:")):
+        if not torch.cuda.is_available():
+            raise ModelprofError(
+                f"the {name} runtime found no CUDA device here (torch {torch.__version__}: "
+                "torch.cuda.is_available() is False); use --device CPU"
+            )
+        device = torch.device("cuda" if wanted == "gpu" else wanted)  # pragma: no cover
+    else:
+        where = "the CPU or a CUDA GPU" if cuda else "the CPU only so far"
+        raise ModelprofError(f"the {name} runtime runs on {where}, not on '{settings.device}'")
+    if settings.precision == "bf16" and not _bf16_on(torch, device):
+        need = "oneDNN needs avx512_bf16 or AMX" if device.type == "cpu" else "the GPU has none"
         raise ModelprofError(
-            f"the {name} runtime runs on the CPU only so far, not on '{settings.device}'"
+            f"PyTorch cannot run bf16 on this {device.type.upper()} ({need}): the {name} "
+            "runtime cannot run --precision bf16 here"
         )
+    return device
+
+
+def _bf16_on(torch: Any, device: Any) -> bool:
+    if device.type == "cpu":
+        return bf16_supported()
+    return bool(torch.cuda.is_bf16_supported())  # pragma: no cover - needs CUDA
+
+
+def at_precision(
+    torch: Any, module: Any, tensors: list[Any], precision: str, device: Any = None
+) -> tuple[Any, list[Any]]:
+    """``module`` and its inputs at ``precision`` on ``device`` (None: the CPU): as they are
+    for f32 on the CPU; else a copy of the module (the caller's is never changed) cast to
+    that dtype and moved there, and its inputs moved with it, the floating-point ones cast
+    (integer inputs, token ids say, stay as they are)."""
+    on_cpu = device is None or device.type == "cpu"
+    if precision == "f32" and on_cpu:
+        return module, tensors
+    import copy
+
+    dtype = getattr(torch, DTYPES[precision])
+    cast = copy.deepcopy(module).to(device=device, dtype=dtype)
+    moved = [
+        t.to(device=device, dtype=dtype) if t.is_floating_point() else t.to(device) for t in tensors
+    ]
+    return cast, moved
+
+
+def cuda_timed_runs(  # pragma: no cover - needs CUDA
+    torch: Any, run: Callable[[], object], settings: RunSettings, at_most: int | None = None
+) -> list[float]:
+    """:func:`.base.timed_runs` on a CUDA device: a kernel launch returns before the kernel
+    has run, so the host's clock would time the launches; each run is timed between two
+    CUDA events recorded on the current stream, read once the end event has completed."""
+    for _ in range(settings.warmup):
+        run()
+    torch.cuda.synchronize()
+    start = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+
+    def timed() -> float:
+        start.record()
+        run()
+        end.record()
+        end.synchronize()
+        return float(start.elapsed_time(end)) * 1e3  # elapsed_time is in milliseconds
+
+    one = timed() / 1e6
+    return [timed() for _ in range(settings.iteration_plan(one, at_most))]
+
+
+def _synchronizer(torch: Any, device: Any) -> Callable[[], None] | None:
+    """What waits for the device's queued work before a clock is read: nothing on the CPU
+    (an eager op returns once computed), ``torch.cuda.synchronize`` on a GPU."""
+    if device.type == "cpu":
+        return None
+    return torch.cuda.synchronize  # type: ignore[no-any-return]  # pragma: no cover
 
 
 class TorchEagerRuntime(ModuleRuntime):
@@ -79,8 +168,9 @@ class TorchEagerRuntime(ModuleRuntime):
         self, module: Any, inputs: Mapping[str, Any], settings: RunSettings
     ) -> Measurement:
         torch = _import()
-        check_settings(self.name, settings)
+        device = check_settings(self.name, settings, cuda=self.cuda)
         tensors = [torch.from_numpy(array) for array in inputs.values()]
+        module, tensors = at_precision(torch, module, tensors, settings.precision, device)
         before_threads = torch.get_num_threads()
         if settings.threads:
             # before _measure: a compiling subclass generates its kernels for this thread count
@@ -91,20 +181,127 @@ class TorchEagerRuntime(ModuleRuntime):
         finally:
             torch.set_num_threads(before_threads)
 
+    def bound_module(
+        self, module: Any, inputs: Mapping[str, Any], settings: RunSettings
+    ) -> tuple[Callable[[], object], dict[str, Any]]:
+        torch = _import()
+        device = check_settings(self.name, settings, cuda=self.cuda)
+        tensors = [torch.from_numpy(array) for array in inputs.values()]
+        module, tensors = at_precision(torch, module, tensors, settings.precision, device)
+        if settings.threads:
+            torch.set_num_threads(settings.threads)
+        call = self._callable(torch, module)
+        sync = _synchronizer(torch, device)
+
+        def run() -> object:
+            with torch.inference_mode():
+                out = call(*tensors)
+            if sync is not None:  # the caller times run() on the host's clock
+                sync()  # pragma: no cover - needs CUDA
+            return out
+
+        t0 = time.perf_counter()
+        self._first_call(run, module)
+        first_ms = (time.perf_counter() - t0) * 1e3
+        info = self.session_info(
+            settings,
+            precision=settings.precision,
+            threads=int(torch.get_num_threads()),
+            compile_ms=first_ms if self.compiles else 0.0,
+        )
+        return run, info
+
+    def measure_module_throughput(
+        self,
+        module: Any,
+        inputs: Mapping[str, Any],
+        settings: RunSettings,
+        *,
+        streams: int | None = None,
+        requests: int | None = None,
+    ) -> AsyncMeasurement:
+        """Several inferences at once, as ONNX Runtime does it (PyTorch has no streams either):
+        ``requests`` Python threads (default: one per stream) call the module concurrently,
+        and the intra-op threads are split between the streams (``threads // streams`` each,
+        at least 1). PyTorch's ops release the GIL while they compute; the Python between
+        them does not, so the streams contend there."""
+        torch = _import()
+        check_settings(self.name, settings)  # the CPU only
+        tensors = [torch.from_numpy(array) for array in inputs.values()]
+        module, tensors = at_precision(torch, module, tensors, settings.precision)
+        before_threads = torch.get_num_threads()
+        threads = settings.threads or before_threads
+        streams = streams or max(1, min(threads, 4))
+        per_stream = max(1, threads // streams)
+        workers = requests or streams
+        torch.set_num_threads(per_stream)
+        try:
+            call = self._callable(torch, module)
+
+            def run() -> object:
+                with torch.inference_mode():
+                    return call(*tensors)
+
+            t0 = time.perf_counter()
+            self._first_call(run, module)
+            first_ms = (time.perf_counter() - t0) * 1e3
+            for _ in range(settings.warmup):
+                run()
+            latency, elapsed = _concurrent_runs(run, settings, workers)
+        finally:
+            torch.set_num_threads(before_threads)
+        return AsyncMeasurement(
+            runtime=self.name,
+            runtime_version=self.version(),
+            device="CPU",
+            precision=settings.precision,
+            threads=per_stream * streams,
+            streams=streams,
+            requests=workers,
+            completed=len(latency),
+            elapsed_s=elapsed,
+            latency_us=latency,
+            compile_ms=first_ms if self.compiles else 0.0,
+            notes=(
+                f"{self.name} has no streams: each stream is a Python thread calling the module "
+                "concurrently, intra-op threads split between the streams; the Python between "
+                "ops holds the GIL, so the streams contend there",
+            ),
+        )
+
+    #: whether :meth:`_callable` compiles (the first call's time is then the compile time)
+    compiles = False
+    #: whether ``--device CUDA`` runs (where torch sees a GPU): eager latency and per-module
+    #: times, timed with CUDA events and synchronised hooks; throughput mode is CPU only
+    cuda = True
+
+    def _callable(self, torch: Any, module: Any) -> Callable[..., object]:
+        """What runs the module: the module itself (a compiling subclass compiles it)."""
+        return module  # type: ignore[no-any-return]
+
+    def _first_call(self, run: Callable[[], object], module: Any) -> None:
+        """The first call (where a compiling subclass compiles, and says so if it cannot)."""
+        run()
+
     def _measure(
         self, torch: Any, module: Any, tensors: list[Any], settings: RunSettings
     ) -> Measurement:
         def run() -> object:
             return module(*tensors)
 
+        device = tensors[0].device if tensors else torch.device("cpu")
+        sync = _synchronizer(torch, device)
         rss_before = resident_bytes()
         t0 = time.perf_counter()
         run()
         first_ms = (time.perf_counter() - t0) * 1e3
-        latency = timed_runs(run, settings)
+        if sync is None:
+            latency = timed_runs(run, settings)
+        else:  # pragma: no cover - needs CUDA
+            latency = cuda_timed_runs(torch, run, settings)
         rss_after = resident_bytes()
 
-        timer = _ModuleTimer(module)
+        timer = _ModuleTimer(module, sync)
         try:
 
             def hooked() -> object:
@@ -119,8 +316,8 @@ class TorchEagerRuntime(ModuleRuntime):
         return Measurement(
             runtime=self.name,
             runtime_version=self.version(),
-            device="CPU",
-            precision="f32",
+            device="CPU" if sync is None else str(device),
+            precision=settings.precision,
             threads=int(torch.get_num_threads()),
             compile_ms=0.0,
             first_inference_ms=first_ms,
@@ -170,7 +367,7 @@ class _ModuleTimer:
     """Forward hooks on every module of ``root`` that add up, per run, each module's own time
     in nanoseconds: a call's time minus the time of the module calls made inside it."""
 
-    def __init__(self, root: Any) -> None:
+    def __init__(self, root: Any, sync: Callable[[], None] | None = None) -> None:
         modules = list(root.named_modules())
         self.paths = [path for path, _ in modules]
         self.kinds = [type(m).__name__ for _, m in modules]
@@ -192,15 +389,20 @@ class _ModuleTimer:
         def hooks(index: int) -> tuple[Callable[..., None], Callable[..., None]]:
             # the caller's own time leaves out the whole call, the hooks' own work included,
             # so that it is not charged to the container a module runs in
+            # on a GPU each clock reading first waits for the work queued so far (``sync``)
             def pre(_module: Any, _args: Any) -> None:
                 entered.append(clock())
                 if not called[index]:
                     called[index] = True
                     order.append(index)
                 inner.append(0)
+                if sync is not None:
+                    sync()  # pragma: no cover - needs CUDA
                 starts.append(clock())
 
             def post(_module: Any, _args: Any, _out: Any) -> None:
+                if sync is not None:
+                    sync()  # pragma: no cover - needs CUDA
                 own_ns[index] += clock() - starts.pop() - inner.pop()
                 inner[-1] += clock() - entered.pop()
 
@@ -238,3 +440,50 @@ class _ModuleTimer:
                 )
             )
         return found
+
+
+def _concurrent_runs(
+    run: Callable[[], object], settings: RunSettings, workers: int
+) -> tuple[tuple[float, ...], float]:
+    """``workers`` threads calling ``run`` until the budget is spent (or ``settings.iterations``
+    runs in all): every run's latency in microseconds, and the seconds from the start until
+    the last run finished."""
+    import threading
+
+    samples: list[list[float]] = [[] for _ in range(workers)]
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+    submitted = 0
+    barrier = threading.Barrier(workers + 1)
+    deadline = 0.0
+
+    def take() -> bool:
+        nonlocal submitted
+        with lock:
+            go = keep_submitting(settings, submitted, workers, deadline)
+            submitted += go
+            return go
+
+    def work(i: int) -> None:
+        mine = samples[i]
+        barrier.wait()
+        try:
+            while take():
+                t = time.perf_counter_ns()
+                run()
+                mine.append((time.perf_counter_ns() - t) / 1e3)
+        except BaseException as exc:  # re-raised in the caller's thread
+            failures.append(exc)
+
+    pool = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(workers)]
+    for thread in pool:
+        thread.start()
+    start = time.perf_counter()
+    deadline = start + settings.time_budget_s
+    barrier.wait()
+    for thread in pool:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if failures:
+        raise failures[0]
+    return tuple(t for mine in samples for t in mine), elapsed
