@@ -29,6 +29,8 @@ COMMANDS = {
     "separable": "modelprof.cli.separable:separable_command",
     "pooling": "modelprof.cli.separable:pooling_command",
     "prune": "modelprof.cli.prune:prune_command",
+    "quantize": "modelprof.cli.quantize:quantize_command",
+    "optimize": "modelprof.cli.optimize:optimize_command",
     "crosscheck": "modelprof.cli.crosscheck:crosscheck_command",
     "check": "modelprof.cli.check:check_command",
     "diff": "modelprof.cli.diff:diff_command",
@@ -43,6 +45,8 @@ HELP = {
     "separable": "What depthwise-separable convolutions would save; rewrite and measure.",
     "pooling": "What a pool before each dense layer would save.",
     "prune": "Prune a model (structured or unstructured), fine-tune, measure before/after.",
+    "quantize": "Quantize a model to int8 with NNCF, measure before/after, explain the int8.",
+    "optimize": "Chain separable, prune and int8 on a model, each step measured.",
     "crosscheck": "Count a model through every route (PyTorch, ONNX, OpenVINO) and explain "
     "the differences.",
     "check": "Fail (exit 1) when a model exceeds its budgets: params, MACs, FLOPs, bytes.",

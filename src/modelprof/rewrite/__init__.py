@@ -7,13 +7,17 @@ use: it needs torch), and writing models in :mod:`.save`.
 """
 
 from .pruning import PruneResult, PruneSide, prune
+from .quantization import QuantizeResult, QuantizeSide, quantize
 from .separable_rewrite import LayerTiming, SeparableResult, separable
 
 __all__ = [
     "LayerTiming",
     "PruneResult",
     "PruneSide",
+    "QuantizeResult",
+    "QuantizeSide",
     "SeparableResult",
     "prune",
+    "quantize",
     "separable",
 ]

@@ -67,10 +67,16 @@ def _publish(tmp: Path, target: Path, *, force: bool) -> None:
 
 
 def save_model(
-    path: str | os.PathLike[str], *, onnx_path: Path, module: Any = None, force: bool = False
+    path: str | os.PathLike[str],
+    *,
+    onnx_path: Path | None = None,
+    ir_path: Path | None = None,
+    module: Any = None,
+    force: bool = False,
 ) -> Path:
     """Write the model to ``path`` by its suffix: copy the ONNX file, convert it to OpenVINO
-    IR (weights kept in f32), or pickle the whole PyTorch module (Torch-Pruning's advice for
+    IR (weights kept in f32) or copy ``ir_path`` (an IR made already, an int8 one say, with
+    its .bin), or pickle the whole PyTorch module (Torch-Pruning's advice for
     pruned models, whose layer shapes no longer match their class's constructor), with a
     record of the user files its classes come from, so modelprof reads it back from anywhere
     (:func:`~modelprof.frontends.torch.save_module`)."""
@@ -79,10 +85,15 @@ def save_model(
     parent = target.parent if str(target.parent) else Path(".")
     with tempfile.TemporaryDirectory(prefix=".modelprof-", dir=parent) as folder:
         tmp = Path(folder)
-        if suffix == ".onnx":
+        if suffix == ".onnx" and onnx_path is not None:
             shutil.copyfile(onnx_path, tmp / "model.onnx")
             _publish(tmp / "model.onnx", target, force=force)
-        elif suffix == ".xml":
+        elif suffix == ".xml" and ir_path is not None:
+            shutil.copyfile(ir_path, tmp / "model.xml")
+            shutil.copyfile(ir_path.with_suffix(".bin"), tmp / "model.bin")
+            _publish(tmp / "model.bin", target.with_suffix(".bin"), force=force)
+            _publish(tmp / "model.xml", target, force=force)
+        elif suffix == ".xml" and onnx_path is not None:
             try:
                 import openvino as ov
             except ImportError:
@@ -94,12 +105,12 @@ def save_model(
             )
             _publish(tmp / "model.bin", target.with_suffix(".bin"), force=force)
             _publish(tmp / "model.xml", target, force=force)
-        elif suffix == ".pt":
+        elif suffix == ".pt" and module is not None:
             from ..frontends.torch import save_module
 
             # torch.save, plus where a user file.py the module's classes come from lives
             save_module(module, tmp / "model.pt")
             _publish(tmp / "model.pt", target, force=force)
         else:
-            raise ModelprofError(f"--save {target}: use a .onnx, .xml or .pt file name")
+            raise ModelprofError(f"--save {target}: this model cannot be written as {suffix}")
     return target
