@@ -17,7 +17,7 @@ from typing import Any
 
 from .analysis import analyze
 from .api import InputShapes, ModelRef, load_graph
-from .costreport import CostReport
+from .costreport import CostReport, html_of
 from .errors import ModelprofError, runtime_message
 
 
@@ -69,6 +69,10 @@ class Crosscheck:
             )
             for (route, reason), items in groups.items()
         ]
+
+    def _repr_html_(self) -> str | None:
+        """The table of ``modelprof crosscheck``, for Jupyter (:func:`.costreport.html_of`)."""
+        return html_of(self)
 
 
 def _scope_totals(report: CostReport) -> dict[str, list[int]]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .costreport import SCHEMA_VERSION, Convention
+from .costreport import SCHEMA_VERSION, Convention, html_of
 from .errors import ModelprofError
 
 #: the per-layer figures compared, in output order
@@ -97,6 +97,10 @@ class ReportDiff:
             if t.metric == metric:
                 return t
         raise KeyError(metric)
+
+    def _repr_html_(self) -> str | None:
+        """The changed layers, as ``modelprof diff`` shows them, for Jupyter (:func:`html_of`)."""
+        return html_of(self)
 
 
 def count_document_of(doc: Any, ref: str) -> dict[str, Any]:

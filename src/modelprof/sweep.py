@@ -26,7 +26,7 @@ from typing import Any
 
 from .analysis import analyze
 from .api import InputShapes, ModelRef, load_graph
-from .costreport import Convention, CostReport, Totals
+from .costreport import Convention, CostReport, Totals, html_of
 from .errors import ModelprofError, ShapeError
 from .graph import Graph
 from .shapes import InputSpec, parse_int_list, parse_shape_list, resolve_inputs
@@ -287,6 +287,10 @@ class SweepReport:
     @property
     def training(self) -> bool:
         return self.convention.training
+
+    def _repr_html_(self) -> str | None:
+        """The table of ``modelprof count --sweep``, for Jupyter (:func:`.costreport.html_of`)."""
+        return html_of(self)
 
 
 def sweep(

@@ -17,7 +17,7 @@ from fractions import Fraction
 from math import lcm
 
 from .api import InputShapes, ModelRef
-from .costreport import Convention, CostReport, Totals
+from .costreport import Convention, CostReport, Totals, html_of
 from .errors import ModelprofError
 from .graph import Graph, Node
 from .sweep import QUANTITIES, ShapedModel, dim_overrides, resolve_dim, totals_dict
@@ -95,6 +95,10 @@ class SymbolicReport:
             if f.quantity == quantity:
                 return f
         raise KeyError(quantity)
+
+    def _repr_html_(self) -> str | None:
+        """The formulas of ``count --symbolic``, for Jupyter (:func:`.costreport.html_of`)."""
+        return html_of(self)
 
 
 def parse_symbolic(text: str) -> tuple[str, str | None]:

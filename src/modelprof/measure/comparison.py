@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..api import PICKLE_SUFFIXES, InputShapes, ModelRef
-from ..costreport import CostReport
+from ..costreport import CostReport, html_of
 from ..errors import ModelLoadError, ModelprofError
 from .profilereport import LatencyStats, ProfileReport
 from .runtimes import get_runtime, runtime_reference
@@ -125,6 +125,10 @@ class CompareReport:
         if base is None or this is None or not base.median:
             return None
         return this.median / base.median
+
+    def _repr_html_(self) -> str | None:
+        """The table of ``modelprof compare``, for Jupyter (:func:`.costreport.html_of`)."""
+        return html_of(self)
 
 
 def compare(

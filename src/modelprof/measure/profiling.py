@@ -70,11 +70,38 @@ def join_module(
 ) -> ProfileReport:
     """:func:`join` for a runtime that ran the PyTorch module itself: each of its layers
     names, in ``sources``, the module path it timed, and takes every count row of that scope."""
-    scopes: dict[str, list[str]] = {}
+    # a source is a module path, or ``path::Op`` for an op the runtime timed apart inside
+    # that module (its F.scaled_dot_product_attention calls: ``path::Attention``)
+    timed = {source.partition("::")[0] for rt in measurement.layers for source in rt.sources}
+    apart: dict[str, set[str]] = {}
+    for rt in measurement.layers:
+        for source in rt.sources:
+            path, _, op = source.partition("::")
+            if op:
+                apart.setdefault(path, set()).add(op)
+
+    def home(scope: str) -> str:
+        """The module path whose row holds a count row of ``scope``: its own, or, where no
+        row times that module (a submodule run inside its parent's fused op, as
+        nn.TransformerEncoderLayer's fast path compiled), its nearest ancestor's."""
+        while scope not in timed and scope:
+            scope = scope.rpartition(".")[0]
+        return scope
+
+    scopes: dict[str, list[LayerCost]] = {}
     for layer in prepared.count.layers:
-        scopes.setdefault(layer.scope, []).append(layer.name)
+        scopes.setdefault(home(layer.scope), []).append(layer)
+
+    def names(source: str) -> list[str]:
+        path, _, op = source.partition("::")
+        return [
+            layer.name
+            for layer in scopes.get(path, ())
+            if (layer.op == op if op else layer.op not in apart.get(path, ()))
+        ]
+
     layers = tuple(
-        replace(rt, sources=tuple(n for path in rt.sources for n in scopes.get(path, ())))
+        replace(rt, sources=tuple(n for source in rt.sources for n in names(source)))
         for rt in measurement.layers
     )
     notes = measurement.notes

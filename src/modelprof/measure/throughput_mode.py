@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..api import InputShapes, ModelRef
+from ..costreport import html_of
 from ..errors import ModelprofError, ShapeError
 from ..shapes import parse_int_list, parse_sweep
 from .profilereport import LatencyStats
@@ -103,6 +104,10 @@ class ThroughputReport:
 
     def point(self, batch: int, streams: int) -> ThroughputPoint | None:
         return next((p for p in self.points if p.batch == batch and p.streams == streams), None)
+
+    def _repr_html_(self) -> str | None:
+        """The table of throughput mode, for Jupyter (:func:`modelprof.costreport.html_of`)."""
+        return html_of(self)
 
 
 # -- parsing the command-line values -----------------------------------------------------------

@@ -12,8 +12,9 @@ What each report shows:
 - a profile (:class:`~modelprof.measure.ProfileReport`): the page ``profile --html`` writes
   (summary, charts, sortable layer table) inside a sandboxed ``<iframe srcdoc>``, so its
   styles and its sorting script stay in the frame and cannot restyle or reach the notebook;
-- ``llm``, ``prune`` and ``separable`` results: their terminal tables, exported by rich as
-  HTML with inline styles.
+- every other report (``llm``, ``prune``, ``separable``, a ``count`` sweep or symbolic sweep,
+  ``diff``, ``compare``, throughput mode, ``crosscheck``): its terminal table, exported by rich
+  as HTML with inline styles; a diff shows the changed layers, as ``modelprof diff`` does.
 
 Every fragment is self-contained (inline styles, no script or style sheet fetched from
 anywhere), and every text from a model goes through :func:`html.escape`: a layer named
@@ -28,16 +29,26 @@ from html import escape
 from rich.console import RenderableType
 
 from ..costreport import CostReport, LayerCost, register_html
+from ..crosscheck import Crosscheck
+from ..diffing import ReportDiff
+from ..measure.comparison import CompareReport
 from ..measure.llm import LlmReport
 from ..measure.profilereport import ProfileReport
+from ..measure.throughput_mode import ThroughputReport
 from ..rewrite.pruning import PruneResult
 from ..rewrite.separable_rewrite import SeparableResult
+from ..sweep import SweepReport
+from ..symbolic import SymbolicReport
+from .compare_view import render_compare
 from .console import SafeConsole
+from .crosscheck_view import render_crosscheck
+from .diff_view import render_diff, select_rows
 from .html import profile_html
 from .llm_view import render_llm
 from .prune_view import render_prune
 from .separable_view import separable_table
-from .terminal import summary
+from .terminal import render_sweep, render_symbolic, summary
+from .throughput_view import render_throughput
 from .units import duration, human, percent, shape
 
 #: Height of the frame a profile page is shown in; the page scrolls inside it.
@@ -180,6 +191,12 @@ def rich_html(renderable: RenderableType) -> str:
         )
 
 
+def diff_html(diff: ReportDiff) -> str:
+    """The table of ``modelprof diff`` with its defaults: the changed layers in model order,
+    then the totals."""
+    return rich_html(render_diff(diff, select_rows(diff, False, "order", None), False))
+
+
 def register() -> None:
     """Register the HTML of every report type (the ``modelprof.html`` entry point)."""
     register_html(CostReport, count_html)
@@ -187,3 +204,9 @@ def register() -> None:
     register_html(LlmReport, lambda report: rich_html(render_llm(report)))
     register_html(PruneResult, lambda result: rich_html(render_prune(result)))
     register_html(SeparableResult, lambda result: rich_html(separable_table(result)))
+    register_html(SweepReport, lambda report: rich_html(render_sweep(report)))
+    register_html(SymbolicReport, lambda report: rich_html(render_symbolic(report)))
+    register_html(ReportDiff, diff_html)
+    register_html(CompareReport, lambda report: rich_html(render_compare(report)))
+    register_html(ThroughputReport, lambda report: rich_html(render_throughput(report)))
+    register_html(Crosscheck, lambda result: rich_html(render_crosscheck(result)))

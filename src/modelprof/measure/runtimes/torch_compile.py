@@ -175,6 +175,14 @@ def _record(mapping: Mapping[str, Any], dynamo_gm: Any, post_grad: Any) -> _Grap
         posts = code_to_post[key]
         if name.startswith("cpp_"):
             posts = [p for p in posts if p not in extern_nodes] or posts
+        else:
+            # an extern call also lists the views it reads its inputs through (the q, k and v
+            # projections' reshapes before an attention call): its modules are those of the
+            # node it computes, the one whose op it calls
+            op = _Kernel(name, ()).op
+            posts = [
+                p for p in posts if p in post_nodes and _target_op(post_nodes[p]) == op
+            ] or posts
         modules = tuple(dict.fromkeys(m for post in posts for m in modules_of(post)))
         if name.startswith("cpp_"):
             # a kernel called twice is one kernel: its nodes are those of both calls
@@ -183,6 +191,11 @@ def _record(mapping: Mapping[str, Any], dynamo_gm: Any, post_grad: Any) -> _Grap
         else:
             externs.append(_Kernel(name, modules))
     return _GraphRecord(kernels, tuple(externs))
+
+
+def _target_op(node: Any) -> str:
+    """An FX node's op as an extern call is named: ``mm`` for ``aten.mm.default``."""
+    return str(node.target).removesuffix(".default").rsplit(".", 1)[-1]
 
 
 def _module_path(stack: Mapping[str, tuple[str, Any]] | None) -> str:

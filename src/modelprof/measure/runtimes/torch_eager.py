@@ -302,7 +302,16 @@ class TorchEagerRuntime(ModuleRuntime):
         rss_after = resident_bytes()
 
         timer = _ModuleTimer(module, sync)
+        functional = torch.nn.functional
+        sdpa = functional.scaled_dot_product_attention
+        fast_path = torch.backends.mha.get_fastpath_enabled()
         try:
+            # attention is a call inside a module, not a module: it is timed apart, as the
+            # Attention row of the module that calls it; nn.MultiheadAttention runs its Python
+            # path, which calls it (its C++ fast path computes projections and attention in
+            # one op; the hooks already keep nn.TransformerEncoderLayer off its own)
+            functional.scaled_dot_product_attention = timer.op_timer(sdpa, "Attention")
+            torch.backends.mha.set_fastpath_enabled(False)
 
             def hooked() -> object:
                 out = module(*tensors)
@@ -311,7 +320,10 @@ class TorchEagerRuntime(ModuleRuntime):
 
             profiled = timed_runs(hooked, settings, at_most=len(latency))
         finally:
+            functional.scaled_dot_product_attention = sdpa
+            torch.backends.mha.set_fastpath_enabled(fast_path)
             timer.remove()
+        fused = _fast_path_modules(torch, module)
         layers = timer.layers(runs=len(profiled), precision=_precision_of(module))
         return Measurement(
             runtime=self.name,
@@ -328,7 +340,17 @@ class TorchEagerRuntime(ModuleRuntime):
             notes=(
                 "per-module times from forward hooks around each module call (perf_counter_ns); "
                 "a container's row is its own time: its functional ops and Python code outside "
-                "its submodules",
+                "its submodules; F.scaled_dot_product_attention calls are timed apart, as the "
+                "Attention row of the module that calls them",
+                *(
+                    [
+                        f"{', '.join(fused)}: the end-to-end pass ran the fused fast path, the "
+                        "per-module pass the Python path (hooks and the attention timer turn "
+                        "the fast path off): the rows, and time_coverage, are of that path"
+                    ]
+                    if fused
+                    else []
+                ),
             ),
         )
 
@@ -354,6 +376,15 @@ class TorchEagerRuntime(ModuleRuntime):
         raise _no_file(self.name, onnx_path)
 
 
+def _fast_path_modules(torch: Any, module: Any) -> list[str]:
+    """The kinds of ``module``'s submodules that run a fused C++ fast path in eval mode when
+    no hook is attached (``nn.MultiheadAttention``: ``torch._native_multi_head_attention``;
+    ``nn.TransformerEncoderLayer``: ``torch._transformer_encoder_layer_fwd``)."""
+    nn = torch.nn
+    kinds = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder)
+    return sorted({type(m).__name__ for m in module.modules() if isinstance(m, kinds)})
+
+
 def _precision_of(module: Any) -> str:
     """The precision the module computes in: its first floating-point parameter's dtype."""
     for p in module.parameters():
@@ -377,6 +408,12 @@ class _ModuleTimer:
         self.order: list[int] = []  # modules by their first call
         self.runs: list[list[int]] = []
         self.handles: list[Any] = []
+        self.sync = sync
+        #: the time of the ops timed apart (:meth:`op_timer`), by (module index, op), per run
+        self.op_ns: dict[tuple[int, str], int] = {}
+        self.op_runs: list[dict[tuple[int, str], int]] = []
+        #: the modules whose calls are open, innermost last (first: the root's index, 0)
+        self.open: list[int] = [0]
         starts: list[int] = []  # per open call: when its module began (after its pre-hook)
         entered: list[int] = []  # per open call: when its pre-hook was entered
         #: per open call, the time of the module calls made inside it (the first entry: the
@@ -384,7 +421,7 @@ class _ModuleTimer:
         self.inner: list[int] = [0]
         inner = self.inner
         clock = time.perf_counter_ns
-        own_ns, called, order = self.own_ns, self.called, self.order
+        own_ns, called, order, opened = self.own_ns, self.called, self.order, self.open
 
         def hooks(index: int) -> tuple[Callable[..., None], Callable[..., None]]:
             # the caller's own time leaves out the whole call, the hooks' own work included,
@@ -395,6 +432,7 @@ class _ModuleTimer:
                 if not called[index]:
                     called[index] = True
                     order.append(index)
+                opened.append(index)
                 inner.append(0)
                 if sync is not None:
                     sync()  # pragma: no cover - needs CUDA
@@ -404,6 +442,7 @@ class _ModuleTimer:
                 if sync is not None:
                     sync()  # pragma: no cover - needs CUDA
                 own_ns[index] += clock() - starts.pop() - inner.pop()
+                opened.pop()
                 inner[-1] += clock() - entered.pop()
 
             return pre, post
@@ -413,10 +452,33 @@ class _ModuleTimer:
             self.handles.append(m.register_forward_pre_hook(pre))
             self.handles.append(m.register_forward_hook(post))
 
+    def op_timer(self, function: Callable[..., Any], op: str) -> Callable[..., Any]:
+        """``function``, timed: its time is the ``op`` row of the module whose own code
+        called it, and is left out of that module's own time."""
+        clock, inner, opened, op_ns = time.perf_counter_ns, self.inner, self.open, self.op_ns
+        sync = self.sync
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if sync is not None:
+                sync()  # pragma: no cover - needs CUDA
+            start = clock()
+            out = function(*args, **kwargs)
+            if sync is not None:
+                sync()  # pragma: no cover - needs CUDA
+            took = clock() - start
+            key = (opened[-1], op)
+            op_ns[key] = op_ns.get(key, 0) + took
+            inner[-1] += took
+            return out
+
+        return timed
+
     def end_run(self) -> None:
         self.runs.append(self.own_ns.copy())
         self.own_ns[:] = [0] * len(self.own_ns)
         self.inner[:] = [0]
+        self.op_runs.append(dict(self.op_ns))
+        self.op_ns.clear()
 
     def remove(self) -> None:
         for handle in self.handles:
@@ -426,6 +488,7 @@ class _ModuleTimer:
         """One layer per module that ran, in the order of their first calls, with its own time
         in each of the last ``runs`` runs (the timed ones; warm-up runs are dropped)."""
         kept = self.runs[-runs:] if runs else []
+        kept_ops = self.op_runs[-runs:] if runs else []
         found = []
         for index in self.order:
             path = self.paths[index]
@@ -439,6 +502,18 @@ class _ModuleTimer:
                     sources=(path,),
                 )
             )
+            for op in dict.fromkeys(op for run in kept_ops for i, op in run if i == index):
+                found.append(
+                    RuntimeLayer(
+                        runtime_name=f"{path or ROOT_ROW}/{op}",
+                        layer_type=op,
+                        exec_type="eager (timed apart)",
+                        precision=precision,
+                        times_us=tuple(run.get((index, op), 0) / 1e3 for run in kept_ops),
+                        # the count rows of that op in the module's scope (profiling.py)
+                        sources=(f"{path}::{op}",),
+                    )
+                )
         return found
 
 
