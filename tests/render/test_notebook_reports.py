@@ -24,6 +24,7 @@ from modelprof.measure.comparison import compare
 from modelprof.measure.runtimes import RunSettings
 from modelprof.measure.throughput_mode import ThroughputReport, throughput
 from modelprof.render.jsondoc import count_document
+from modelprof.rewrite import quantize
 from modelprof.sweep import sweep
 from modelprof.symbolic import symbolic
 
@@ -99,6 +100,16 @@ def _crosscheck_text(text: str) -> None:
     assert text.count("194,010") >= 2
 
 
+def _quantize_text(text: str) -> None:
+    # int8 weights: 1 byte per param, plus an f32 scale per output channel of the four
+    # quantized layers (10 + 5 + 128 + 10 = 153): 79,260 + 4 x 153 = 79,872 B; the MACs are
+    # unchanged and all of them are in int8 layers
+    assert row_with(text, "params")[1:3] == ["79,260", "79,260"]
+    assert row_with(text, "weight bytes")[1:3] == ["317,040", "79,872"]
+    assert row_with(text, "MACs in int8 layers")[1:3] == ["0", "194,010"]
+    assert "random data" in text  # and says it gives no accuracy claim
+
+
 REPORTS: dict[str, tuple[Callable[[], Any], Callable[[str], None]]] = {
     "sweep": (lambda: sweep("seed-cnn", "input:0", [1, 2]), _sweep_text),
     "symbolic": (lambda: symbolic("seed-cnn", "input:0"), _symbolic_text),
@@ -111,6 +122,7 @@ REPORTS: dict[str, tuple[Callable[[], Any], Callable[[str], None]]] = {
     ),
     "compare": (lambda: compare(["seed-cnn", "seed-separable"]), _compare_text),
     "crosscheck": (lambda: crosscheck("seed-cnn"), _crosscheck_text),
+    "quantize": (lambda: quantize("seed-cnn", subset=4), _quantize_text),
 }
 
 

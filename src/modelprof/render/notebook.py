@@ -12,9 +12,10 @@ What each report shows:
 - a profile (:class:`~modelprof.measure.ProfileReport`): the page ``profile --html`` writes
   (summary, charts, sortable layer table) inside a sandboxed ``<iframe srcdoc>``, so its
   styles and its sorting script stay in the frame and cannot restyle or reach the notebook;
-- every other report (``llm``, ``prune``, ``separable``, a ``count`` sweep or symbolic sweep,
-  ``diff``, ``compare``, throughput mode, ``crosscheck``): its terminal table, exported by rich
-  as HTML with inline styles; a diff shows the changed layers, as ``modelprof diff`` does.
+- every other report (``llm``, ``prune``, ``separable``, ``quantize``, ``optimize``, a
+  ``count`` sweep or symbolic sweep, ``diff``, ``compare``, throughput mode, ``crosscheck``):
+  its terminal table, exported by rich as HTML with inline styles; a diff shows the changed
+  layers, as ``modelprof diff`` does.
 
 Every fragment is self-contained (inline styles, no script or style sheet fetched from
 anywhere), and every text from a model goes through :func:`html.escape`: a layer named
@@ -35,7 +36,9 @@ from ..measure.comparison import CompareReport
 from ..measure.llm import LlmReport
 from ..measure.profilereport import ProfileReport
 from ..measure.throughput_mode import ThroughputReport
+from ..rewrite.optimize import OptimizeResult
 from ..rewrite.pruning import PruneResult
+from ..rewrite.quantization import QuantizeResult
 from ..rewrite.separable_rewrite import SeparableResult
 from ..sweep import SweepReport
 from ..symbolic import SymbolicReport
@@ -45,7 +48,9 @@ from .crosscheck_view import render_crosscheck
 from .diff_view import render_diff, select_rows
 from .html import profile_html
 from .llm_view import render_llm
+from .optimize_view import render_optimize
 from .prune_view import render_prune
+from .quantize_view import render_quantize
 from .separable_view import separable_table
 from .terminal import render_sweep, render_symbolic, summary
 from .throughput_view import render_throughput
@@ -210,3 +215,5 @@ def register() -> None:
     register_html(CompareReport, lambda report: rich_html(render_compare(report)))
     register_html(ThroughputReport, lambda report: rich_html(render_throughput(report)))
     register_html(Crosscheck, lambda result: rich_html(render_crosscheck(result)))
+    register_html(QuantizeResult, lambda result: rich_html(render_quantize(result)))
+    register_html(OptimizeResult, lambda result: rich_html(render_optimize(result)))
