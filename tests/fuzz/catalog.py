@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from . import gen_cli, gen_ir, gen_onnx, gen_pickle, gen_side
+from . import gen_cli, gen_ir, gen_onnx, gen_pickle, gen_quantize, gen_side
 from .case import Case, Workspace
 from .runner import Outcome, run_case
 
@@ -43,7 +43,15 @@ FAMILIES: dict[str, Generator] = {
     "pickle": gen_pickle.gen_pt,
     "factory": gen_pickle.gen_factory,
     "llm": gen_side.gen_llm,
+    "quantize": gen_quantize.gen_quantize,
+    "optimize": gen_quantize.gen_optimize,
+    "compare-runtimes": gen_quantize.gen_compare_runtimes,
 }
+
+#: families added after the first long run: drawn in a long run's cases only through
+#: :data:`NEW_SHARE`, so every index of profile ``long1`` (the first run's draw, which
+#: test_regressions replays) still regenerates the case it found
+NEW_FAMILIES = ("quantize", "optimize", "compare-runtimes")
 
 #: long runs: relative weights
 WEIGHTS = {
@@ -62,6 +70,9 @@ WEIGHTS = {
     "factory": 4,
     "llm": 5,
 }
+#: long runs: the new families' weights among themselves, and their share of all cases
+NEW_WEIGHTS = {"quantize": 5, "optimize": 3, "compare-runtimes": 2}
+NEW_SHARE = 0.12
 
 #: the CI budget: cases per family (torch-importing families cost ~3 s a case)
 CI_COUNTS = {
@@ -80,19 +91,26 @@ CI_COUNTS = {
     "factory": 2,
     "llm": 3,
 }
+#: run after the first schedule, so its cases keep their indexes (NNCF and torch: ~7 s a case)
+CI_COUNTS_NEW = {"quantize": 4, "optimize": 2, "compare-runtimes": 3}
 CI_SEED = 20240611
 
 
-def ci_schedule() -> list[str]:
-    """Family of each CI case index: interleaved, so a short prefix covers every family."""
-    remaining = dict(CI_COUNTS)
+def _interleaved(counts: dict[str, int]) -> list[str]:
+    remaining = dict(counts)
     order: list[str] = []
     while any(remaining.values()):
-        for family in FAMILIES:
+        for family in counts:
             if remaining[family]:
                 order.append(family)
                 remaining[family] -= 1
     return order
+
+
+def ci_schedule() -> list[str]:
+    """Family of each CI case index: interleaved, so a short prefix covers every family; the
+    families added later follow the first schedule, whose cases keep their indexes."""
+    return _interleaved(CI_COUNTS) + _interleaved(CI_COUNTS_NEW)
 
 
 def family_of(profile: str, seed: int, index: int) -> str:
@@ -101,7 +119,14 @@ def family_of(profile: str, seed: int, index: int) -> str:
         return schedule[index % len(schedule)]
     rng = random.Random(f"{seed}:{index}:family")
     names = sorted(WEIGHTS)
-    return rng.choices(names, weights=[WEIGHTS[n] for n in names])[0]
+    family = rng.choices(names, weights=[WEIGHTS[n] for n in names])[0]
+    if profile == "long1":
+        return family  # the first long run's draw, without the families added since
+    extra = random.Random(f"{seed}:{index}:new-family")
+    if extra.random() < NEW_SHARE:
+        new = sorted(NEW_WEIGHTS)
+        return extra.choices(new, weights=[NEW_WEIGHTS[n] for n in new])[0]
+    return family
 
 
 def generate(profile: str, seed: int, index: int, folder: Path, assets: Any) -> Case:

@@ -26,7 +26,7 @@ if __package__ in (None, ""):  # run as a script: make ``tests.fuzz`` importable
     import tests.fuzz  # noqa: F401
 
 from . import assets as assets_module
-from .catalog import CI_COUNTS, CI_SEED, FAMILIES, family_of, run_many
+from .catalog import CI_COUNTS, CI_COUNTS_NEW, CI_SEED, FAMILIES, family_of, run_many
 from .runner import PYTHON, Outcome, signature
 
 
@@ -132,7 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--profile", choices=["long", "ci"], default="long")
+    parser.add_argument(
+        "--profile",
+        choices=["long", "long1", "ci"],
+        default="long",
+        help="long1: the first long run's families only (what test_regressions replays)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="default: 1 (ci: the CI seed)")
     parser.add_argument("--cases", type=int, default=None, help="default: 200 (ci: the budget)")
     parser.add_argument("--start", type=int, default=0, help="first case index")
@@ -167,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         count = args.cases
         if count is None:
             count = (
-                sum(CI_COUNTS.values())
+                sum(CI_COUNTS.values()) + sum(CI_COUNTS_NEW.values())
                 if args.profile == "ci"
                 else (10**6 if args.minutes else 200)
             )

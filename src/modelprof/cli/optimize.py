@@ -22,7 +22,7 @@ from .common import check_outputs, echo_err, emit, model_argument, progress
 @options.finetune_options
 @click.option(
     "--subset",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=100_000),  # rewrite.quantization.MAX_SUBSET
     default=300,
     show_default=True,
     help="Calibration samples (model calls) NNCF collects statistics on.",
@@ -75,7 +75,12 @@ def optimize_command(
     if runtime not in (None, "openvino"):
         raise click.UsageError("optimize measures on OpenVINO (the int8 step is an OpenVINO IR)")
     check_optimize_request(
-        model, prune=prune_ratio, separable=separable, int8=int8, save_dir=save_dir
+        model,
+        prune=prune_ratio,
+        separable=separable,
+        int8=int8,
+        save_dir=save_dir,
+        subset=subset,
     )
     check_outputs(output, force=force, model=model, inputs=(finetune,))
     specs = [parse_input_shape(s) for s in input_shapes]

@@ -20,7 +20,7 @@ from .common import STDOUT, check_outputs, echo_err, emit, model_argument, progr
 )
 @click.option(
     "--subset",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=100_000),  # rewrite.quantization.MAX_SUBSET
     default=300,
     show_default=True,
     help="Calibration samples (model calls) NNCF collects statistics on.",

@@ -25,7 +25,14 @@ from dataclasses import dataclass
 
 from ..costreport import CostReport
 from ..graph import Graph
+from .profilereport import CONVERSION_OPS as CONVERSION_OPS
+from .profilereport import INT8_PRECISIONS as INT8_PRECISIONS
+from .profilereport import SLOWER_RATIO as SLOWER_RATIO
+from .profilereport import Int8Diagnosis as Int8Diagnosis
+from .profilereport import LayerPrecision as LayerPrecision
+from .profilereport import LeftInFloat as LeftInFloat
 from .profilereport import ProfileLayer, ProfileReport
+from .profilereport import is_conversion as is_conversion
 
 #: ops whose MACs an int8 kernel can do
 MAC_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
@@ -60,14 +67,6 @@ ALREADY_INT8_OPS = frozenset(
         "MatMulInteger",
     }
 )
-#: runtime precisions that are integer execution
-INT8_PRECISIONS = frozenset({"i8", "u8"})
-#: layer types (ops) that only convert: quantize/dequantize, precision and layout conversions
-CONVERSION_OPS = frozenset(
-    {"FakeQuantize", "QuantizeLinear", "DequantizeLinear", "Convert", "Reorder"}
-)
-#: a layer counts as slower in int8 when it takes this much longer than in f32 (and over 1 us)
-SLOWER_RATIO = 1.10
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,89 +160,15 @@ def int8_layers(
     return tuple(rows)
 
 
-@dataclass(frozen=True, slots=True)
-class LayerPrecision:
-    """One executed layer of the int8 model, beside the same layer of the f32 model measured
-    in the same run (``f32_time_us`` None when the f32 model has no layer of that name: a
-    quantizer or a Reorder the int8 model added)."""
-
-    name: str
-    op: str
-    exec_type: str
-    precision: str
-    time_us: float
-    f32_time_us: float | None
-    f32_exec_type: str
-    macs: int
-
-    @property
-    def int8(self) -> bool:
-        return self.precision in INT8_PRECISIONS
-
-    @property
-    def slower(self) -> bool:
-        """Measurably slower than in f32: 10 % and more than 1 us (the timer's resolution)
-        more."""
-        if self.f32_time_us is None:
-            return False
-        return self.time_us > SLOWER_RATIO * self.f32_time_us and (
-            self.time_us - self.f32_time_us > 1.0
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class LeftInFloat:
-    """A compute layer that does not execute in int8, and why."""
-
-    name: str
-    op: str
-    precision: str
-    macs: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class Int8Diagnosis:
-    """What the runtime made of the int8 model, measured beside its f32 original."""
-
-    layers: tuple[LayerPrecision, ...]
-    left_in_float: tuple[LeftInFloat, ...]
-    #: convolutions executing in i8/u8 / convolutions executed (None: the model has none)
-    conv_int8_share: float | None
-    #: MACs of layers executing in i8/u8 / all MACs
-    macs_int8_share: float
-    #: time in quantizer, Convert and Reorder layers, and its share of the per-layer time
-    conversion_us: float
-    conversion_share: float
-    cpu_flags: tuple[str, ...] = ()
-
-    @property
-    def slower(self) -> tuple[LayerPrecision, ...]:
-        return tuple(layer for layer in self.layers if layer.slower)
-
-    @property
-    def conversions(self) -> tuple[LayerPrecision, ...]:
-        return tuple(layer for layer in self.layers if is_conversion(layer.op))
-
-
-def is_conversion(op: str) -> bool:
-    """A layer that converts (quantize, dequantize, precision, layout) and computes nothing."""
-    return op in CONVERSION_OPS
-
-
 def _executed(report: ProfileReport) -> list[ProfileLayer]:
     return [layer for layer in report.layers if not layer.folded_into]
 
 
 def _twins(report: ProfileReport) -> dict[str, ProfileLayer]:
     """Each source layer name of ``report`` -> the executed layer that ran it: its own row, or
-    the row that absorbed it (OpenVINO may fuse an f32 MatMul into a layer named after its bias
-    Add, and list the MatMul as an idle helper, whose 0 us would make any int8 time look
-    slower: such a layer has no twin); the longest-running row wins."""
+    the row that absorbed it; the longest-running row wins."""
     owners: dict[str, ProfileLayer] = {}
     for layer in _executed(report):
-        if layer.exec_type.startswith("unknown") and not layer.time_us:
-            continue  # a layer that ran no kernel (a fused helper) is nobody's f32 time
         for name in (layer.name, *layer.fused_from):
             current = owners.get(name)
             if current is None or layer.time_us > current.time_us:

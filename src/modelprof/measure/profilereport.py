@@ -101,6 +101,88 @@ class ProfileLayer:
         return self.flops / self.bytes_moved if self.bytes_moved else 0.0
 
 
+# -- the int8 diagnosis (computed by :mod:`.int8`, carried by a quantized model's report) -------
+
+#: runtime precisions that are integer execution
+INT8_PRECISIONS = frozenset({"i8", "u8"})
+#: layer types (ops) that only convert: quantize/dequantize, precision and layout conversions
+CONVERSION_OPS = frozenset(
+    {"FakeQuantize", "QuantizeLinear", "DequantizeLinear", "Convert", "Reorder"}
+)
+#: a layer counts as slower in int8 when it takes this much longer than in f32 (and over 1 us)
+SLOWER_RATIO = 1.10
+
+
+@dataclass(frozen=True, slots=True)
+class LayerPrecision:
+    """One executed layer of the int8 model, beside the same layer of the f32 model measured
+    in the same run (``f32_time_us`` None when the f32 model has no layer of that name: a
+    quantizer or a Reorder the int8 model added)."""
+
+    name: str
+    op: str
+    exec_type: str
+    precision: str
+    time_us: float
+    f32_time_us: float | None
+    f32_exec_type: str
+    macs: int
+
+    @property
+    def int8(self) -> bool:
+        return self.precision in INT8_PRECISIONS
+
+    @property
+    def slower(self) -> bool:
+        """Measurably slower than in f32: 10 % and more than 1 us (the timer's resolution)
+        more."""
+        if self.f32_time_us is None:
+            return False
+        return self.time_us > SLOWER_RATIO * self.f32_time_us and (
+            self.time_us - self.f32_time_us > 1.0
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LeftInFloat:
+    """A compute layer that does not execute in int8, and why."""
+
+    name: str
+    op: str
+    precision: str
+    macs: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Int8Diagnosis:
+    """What the runtime made of the int8 model, measured beside its f32 original."""
+
+    layers: tuple[LayerPrecision, ...]
+    left_in_float: tuple[LeftInFloat, ...]
+    #: convolutions executing in i8/u8 / convolutions executed (None: the model has none)
+    conv_int8_share: float | None
+    #: MACs of layers executing in i8/u8 / all MACs
+    macs_int8_share: float
+    #: time in quantizer, Convert and Reorder layers, and its share of the per-layer time
+    conversion_us: float
+    conversion_share: float
+    cpu_flags: tuple[str, ...] = ()
+
+    @property
+    def slower(self) -> tuple[LayerPrecision, ...]:
+        return tuple(layer for layer in self.layers if layer.slower)
+
+    @property
+    def conversions(self) -> tuple[LayerPrecision, ...]:
+        return tuple(layer for layer in self.layers if is_conversion(layer.op))
+
+
+def is_conversion(op: str) -> bool:
+    """A layer that converts (quantize, dequantize, precision, layout) and computes nothing."""
+    return op in CONVERSION_OPS
+
+
 @dataclass(frozen=True)
 class ProfileReport:
     """End-to-end latency and per-layer times on one runtime, joined with the count."""
@@ -121,6 +203,10 @@ class ProfileReport:
     memory_rss_bytes: int | None = None
     ceilings: Ceilings | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: for a quantized model measured on OpenVINO: each layer's execution precision, the
+    #: compute layers left in float and why, the time in quantize and conversion layers
+    #: (:func:`modelprof.measure.int8.diagnose`); None for a float model or another runtime
+    int8: Int8Diagnosis | None = None
 
     @property
     def throughput_fps(self) -> float:

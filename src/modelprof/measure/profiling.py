@@ -21,6 +21,7 @@ from typing import Any
 from ..api import InputShapes, ModelRef
 from ..costreport import LayerCost
 from ..graph import Graph
+from .int8 import already_int8, diagnose, int8_layers
 from .preparation import PreparedModel, PreparedModule, make_inputs, prepare, prepare_module
 from .profilereport import Ceilings, LatencyStats, ProfileLayer, ProfileReport
 from .runtimes import RunSettings, Runtime, get_runtime
@@ -45,7 +46,17 @@ def profile(
         prepared = prepare(model, input_shapes, Path(folder))
         inputs = make_inputs(prepared.graph, input_file)
         measurement = backend.measure(prepared.onnx_path, inputs, settings)
-    return join(prepared, measurement, ceilings)
+    return with_int8_diagnosis(join(prepared, measurement, ceilings), prepared.graph)
+
+
+def with_int8_diagnosis(report: ProfileReport, graph: Graph) -> ProfileReport:
+    """``report`` with the int8 diagnosis when ``graph`` is quantized (FakeQuantize or QDQ
+    nodes, integer ops or weights) and OpenVINO ran it: the runtime's precision per layer is
+    what says whether int8 really ran, and only OpenVINO reports it. Alone, with no f32 twin
+    measured, no layer is called slower (``quantize --profile`` measures both)."""
+    if report.runtime != "openvino" or already_int8(graph) is None:
+        return report
+    return replace(report, int8=diagnose(None, report, int8_layers(graph, report.count)))
 
 
 def _profile_module(
@@ -155,9 +166,22 @@ def _resolver(graph: Graph, layer_names: set[str]) -> Any:
 
     OpenVINO names decomposed pieces ``<onnx node>/WithoutBiases``; ONNX nodes without a name
     are known by their output tensor. Names are tried whole, then with trailing ``/parts``
-    removed, then as output tensors.
+    removed, then as output tensors. A graph node with no count layer of its own is one the
+    count folded into the layer feeding it (a bias Add, :mod:`modelprof.analysis`): OpenVINO
+    may name a fused layer after that node alone (its ``FullyConnected`` keeps only the bias
+    Add's name, not the MatMul's), so the name stands for the layer it was folded into.
     """
     producer = {out: node.name for node in graph.nodes for out in node.outputs}
+    nodes = {node.name: node for node in graph.nodes}
+
+    def folded_into(name: str) -> str | None:
+        node = nodes.get(name)
+        if node is None or name in layer_names:
+            return None
+        return next(
+            (producer[t] for t in node.inputs if producer.get(t) in layer_names),
+            None,
+        )
 
     def resolve(name: str) -> str | None:
         candidate = name
@@ -166,6 +190,9 @@ def _resolver(graph: Graph, layer_names: set[str]) -> Any:
                 return candidate
             if candidate in producer and producer[candidate] in layer_names:
                 return producer[candidate]
+            owner = folded_into(candidate)
+            if owner is not None:
+                return owner
             if "/" not in candidate.strip("/"):
                 break
             candidate = candidate.rsplit("/", 1)[0]

@@ -71,6 +71,7 @@ def profile_html(report: ProfileReport) -> str:
             _section("optype", "Time by op type", _optype_chart(report), _optype_caption(report)),
             _section("roofline", "Roofline", _roofline_chart(report), _roofline_caption(report)),
             _section("layers", "Layers", _layer_table(report) + _folded_table(report), ""),
+            _int8_section(report),
             _footer(report),
             "</main>",
             f"<script>{_SORT_JS}</script>",
@@ -634,6 +635,61 @@ def _folded_table(report: ProfileReport) -> str:
         '<table class="folded"><thead><tr><th>layer</th><th>op</th><th>fused into</th></tr>'
         f"</thead>\n<tbody>\n{rows}\n</tbody></table></details>"
     )
+
+
+def _int8_section(report: ProfileReport) -> str:
+    """A quantized model's int8 diagnosis (:mod:`modelprof.measure.int8`): the compute layers
+    left in float with why, the quantize and conversion layers with their time; empty for a
+    float model."""
+    diagnosis = report.int8
+    if diagnosis is None:
+        return ""
+    total = report.layer_time_us or 1.0
+    rows = [
+        (left.name, left.op, left.precision, left.macs, left.reason)
+        for left in diagnosis.left_in_float
+    ]
+    body_rows = [
+        f"<tr><td>{_e(name)}</td><td>{_e(op)}</td><td>{_e(prec)}</td>"
+        f"{_num(macs, human(macs))}<td>{_e(reason)}</td></tr>"
+        for name, op, prec, macs, reason in rows
+    ]
+    conversions = [
+        f"<tr><td>{_e(layer.name)}</td><td>{_e(layer.op)}</td><td>{_e(layer.precision)}</td>"
+        f"{_num(layer.time_us, duration(layer.time_us))}"
+        f"{_num(layer.time_us / total, percent(layer.time_us / total))}</tr>"
+        for layer in diagnosis.conversions
+    ]
+    shares = []
+    if diagnosis.conv_int8_share is not None:
+        shares.append(f"convolutions executing in i8/u8: {percent(diagnosis.conv_int8_share)}")
+    shares.append(f"MACs executing in i8/u8: {percent(diagnosis.macs_int8_share)}")
+    shares.append(
+        f"time in quantize, Convert and Reorder layers: {duration(diagnosis.conversion_us)} "
+        f"({percent(diagnosis.conversion_share)} of the per-layer time)"
+    )
+    flags = ", ".join(diagnosis.cpu_flags) or "none found (no VNNI or AMX)"
+    parts = [f"<p>{_e('; '.join(shares))}. CPU int8 features: {_e(flags)}.</p>"]
+    if body_rows:
+        parts.append(
+            '<table class="folded"><thead><tr><th>left in float</th><th>op</th><th>prec</th>'
+            "<th>MACs</th><th>why</th></tr></thead>\n<tbody>\n"
+            + "\n".join(body_rows)
+            + "\n</tbody></table>"
+        )
+    if conversions:
+        parts.append(
+            '<table class="folded"><thead><tr><th>conversion layer</th><th>op</th><th>prec</th>'
+            "<th>time</th><th>time %</th></tr></thead>\n<tbody>\n"
+            + "\n".join(conversions)
+            + "\n</tbody></table>"
+        )
+    caption = (
+        "The model is quantized: each layer's execution precision (the prec column above) is "
+        "what OpenVINO ran. Whether a layer got slower than in f32 needs the float model "
+        "measured beside it: modelprof quantize --profile."
+    )
+    return _section("int8", "int8 diagnosis", "\n".join(parts), _e(caption))
 
 
 def _footer(report: ProfileReport) -> str:

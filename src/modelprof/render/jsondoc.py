@@ -13,6 +13,7 @@ from ..costreport import envelope as envelope
 from ..measure.profilereport import ProfileReport
 
 if TYPE_CHECKING:
+    from ..measure.int8 import Int8Diagnosis
     from ..measure.llm import Floor, LlmReport, PassCost
     from ..sweep import SweepReport
     from ..symbolic import SymbolicReport
@@ -144,7 +145,45 @@ def profile_document(report: ProfileReport) -> dict[str, Any]:
         "count": count_document(report.count),
         "notes": list(report.notes),
     }
+    if report.int8 is not None:  # a quantized model on OpenVINO only: float profiles unchanged
+        doc["int8"] = diagnosis_document(report.int8)
     return doc
+
+
+def diagnosis_document(diagnosis: Int8Diagnosis) -> dict[str, Any]:
+    """The int8 diagnosis: ``quantize``'s ``diagnosis`` and a quantized model's ``profile``
+    ``int8`` (docs/schema.md); without an f32 twin, ``f32_time_us`` is null and ``slower`` false."""
+    return {
+        "conv_int8_share": diagnosis.conv_int8_share,
+        "macs_int8_share": diagnosis.macs_int8_share,
+        "conversion_us": diagnosis.conversion_us,
+        "conversion_share": diagnosis.conversion_share,
+        "cpu_flags": list(diagnosis.cpu_flags),
+        "layers": [
+            {
+                "name": layer.name,
+                "op": layer.op,
+                "exec_type": layer.exec_type,
+                "precision": layer.precision,
+                "time_us": layer.time_us,
+                "f32_time_us": layer.f32_time_us,
+                "f32_exec_type": layer.f32_exec_type,
+                "macs": layer.macs,
+                "slower": layer.slower,
+            }
+            for layer in diagnosis.layers
+        ],
+        "left_in_float": [
+            {
+                "name": left.name,
+                "op": left.op,
+                "precision": left.precision,
+                "macs": left.macs,
+                "reason": left.reason,
+            }
+            for left in diagnosis.left_in_float
+        ],
+    }
 
 
 def sweep_document(report: SweepReport) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ..measure.int8 import Int8Diagnosis
 from ..measure.profilereport import ProfileLayer, ProfileReport
 from .fit import HIGH, LEAST, LOW, MAIN, MID, NAME, FittedTable, fit
 from .units import duration, human, percent
@@ -145,10 +146,84 @@ def footer(report: ProfileReport) -> Text:
     return text
 
 
+def int8_section(diagnosis: Int8Diagnosis, layer_time_us: float) -> list[RenderableType]:
+    """A quantized model's int8 diagnosis: the compute layers that do not execute in i8/u8
+    (with why) and the quantize, Convert and Reorder layers (what they cost), in one table;
+    then the shares of convolutions and MACs executing in int8 and the time converting. The
+    layer table above already gives every layer's precision and kernel."""
+    table = Table(
+        title="int8 diagnosis: compute layers left in float, and conversion layers",
+        header_style="bold",
+    )
+    for col in ("layer", "op", "prec", "kernel", "time", "time %", "why"):
+        table.add_column(col, justify="right" if col.startswith("time") else "left")
+    total = layer_time_us or 1.0
+    by_name = {layer.name: layer for layer in diagnosis.layers}
+    for left in diagnosis.left_in_float:
+        row = by_name.get(left.name)
+        time_us = row.time_us if row is not None else 0.0
+        table.add_row(
+            left.name,
+            left.op,
+            left.precision,
+            row.exec_type if row is not None else "",
+            duration(time_us),
+            percent(time_us / total),
+            left.reason,
+            style="yellow",
+        )
+    for layer in diagnosis.conversions:
+        what = (
+            "quantizes (a FakeQuantize the plugin did not fuse into an int8 kernel)"
+            if layer.op in ("FakeQuantize", "QuantizeLinear", "DequantizeLinear")
+            else "converts precision or memory layout"
+        )
+        table.add_row(
+            layer.name,
+            layer.op,
+            layer.precision,
+            layer.exec_type,
+            duration(layer.time_us),
+            percent(layer.time_us / total),
+            what,
+        )
+    text = Text()
+    if diagnosis.conv_int8_share is not None:
+        text.append(f"convolutions executing in i8/u8: {percent(diagnosis.conv_int8_share)}; ")
+    text.append(
+        f"MACs executing in i8/u8: {percent(diagnosis.macs_int8_share)}; time in quantize, "
+        f"Convert and Reorder layers: {duration(diagnosis.conversion_us)} "
+        f"({percent(diagnosis.conversion_share)} of the per-layer time)\n"
+    )
+    if diagnosis.cpu_flags:
+        text.append(f"CPU int8 features: {', '.join(diagnosis.cpu_flags)}\n", style="dim")
+    else:
+        text.append(
+            "CPU int8 features: none found (no VNNI or AMX): int8 may run no faster than f32\n",
+            style="dim",
+        )
+    text.append(
+        "slower than f32? measure both: modelprof quantize --profile, or compare --profile "
+        "with the float model",
+        style="dim",
+    )
+    parts: list[RenderableType] = []
+    if diagnosis.left_in_float or diagnosis.conversions:
+        parts.append(fit(table, {**PRIORITIES, "why": HIGH}))
+    parts.append(text)
+    return parts
+
+
 def render_profile(
     report: ProfileReport, *, sort: str = "order", top: int | None = None
 ) -> RenderableType:
     rows, caption = layer_rows(report, sort, top)
-    return Group(
-        header(report), layer_table(report, rows, caption), rollups(report), footer(report)
-    )
+    parts: list[RenderableType] = [
+        header(report),
+        layer_table(report, rows, caption),
+        rollups(report),
+        footer(report),
+    ]
+    if report.int8 is not None:
+        parts.extend(int8_section(report.int8, report.layer_time_us))
+    return Group(*parts)

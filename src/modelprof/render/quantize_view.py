@@ -12,6 +12,7 @@ from rich.text import Text
 
 from .fit import HIGH, MAIN, NAME, fit
 from .jsondoc import count_document, envelope, profile_document
+from .jsondoc import diagnosis_document as diagnosis_document
 from .units import duration, human, percent
 
 if TYPE_CHECKING:
@@ -32,40 +33,6 @@ def _side_document(side: QuantizeSide) -> dict[str, Any]:
         }
         doc["profile"] = profile_document(side.profile)
     return doc
-
-
-def diagnosis_document(diagnosis: Int8Diagnosis) -> dict[str, Any]:
-    return {
-        "conv_int8_share": diagnosis.conv_int8_share,
-        "macs_int8_share": diagnosis.macs_int8_share,
-        "conversion_us": diagnosis.conversion_us,
-        "conversion_share": diagnosis.conversion_share,
-        "cpu_flags": list(diagnosis.cpu_flags),
-        "layers": [
-            {
-                "name": layer.name,
-                "op": layer.op,
-                "exec_type": layer.exec_type,
-                "precision": layer.precision,
-                "time_us": layer.time_us,
-                "f32_time_us": layer.f32_time_us,
-                "f32_exec_type": layer.f32_exec_type,
-                "macs": layer.macs,
-                "slower": layer.slower,
-            }
-            for layer in diagnosis.layers
-        ],
-        "left_in_float": [
-            {
-                "name": left.name,
-                "op": left.op,
-                "precision": left.precision,
-                "macs": left.macs,
-                "reason": left.reason,
-            }
-            for left in diagnosis.left_in_float
-        ],
-    }
 
 
 def quantize_document(result: QuantizeResult) -> dict[str, Any]:

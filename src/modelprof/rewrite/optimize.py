@@ -71,10 +71,11 @@ def check_optimize_request(
     separable: bool,
     int8: bool,
     save_dir: str | None,
+    subset: int = 300,
 ) -> None:
-    """Refuse, before ``model`` is read, a chain with nothing in it, a ratio out of range, a
-    model file (the PyTorch module is what gets rewritten) and a ``save_dir`` that is no
-    folder."""
+    """Refuse, before ``model`` is read, a chain with nothing in it, a ratio or a calibration
+    size out of range, a model file (the PyTorch module is what gets rewritten) and a
+    ``save_dir`` that is no folder."""
     if prune is None and not separable and not int8:
         raise ModelprofError("nothing to do: give --separable, --prune RATIO and/or --int8")
     if prune is not None and not 0 < prune < 1:
@@ -85,11 +86,16 @@ def check_optimize_request(
             f"optimize works on PyTorch models (zoo names, file.py:factory), not "
             f"{DESCRIBED[kind]}: the separable rewrite and pruning change the module"
         )
+    if save_dir is not None and not save_dir.strip():
+        # Path("") is the current folder: an empty value (an unset shell variable) would
+        # scatter every step's model there
+        raise ModelprofError("--save-dir is empty: give a folder (. for the current one)")
     if save_dir is not None and not Path(save_dir).is_dir():
         raise ModelprofError(f"--save-dir {save_dir}: no such folder")
     if int8:
-        from .quantization import import_nncf
+        from .quantization import check_subset, import_nncf
 
+        check_subset(subset)
         import_nncf()
 
 
@@ -124,7 +130,9 @@ def optimize(
     from ..frontends.export import export_onnx
     from ..frontends.torch import load_module, random_inputs
 
-    check_optimize_request(model, prune=prune, separable=separable, int8=int8, save_dir=save_dir)
+    check_optimize_request(
+        model, prune=prune, separable=separable, int8=int8, save_dir=save_dir, subset=subset
+    )
     graph = load_graph(model, input_shapes)
     if graph.source != "pytorch":
         raise ModelprofError(

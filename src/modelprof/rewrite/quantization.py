@@ -31,6 +31,7 @@ import logging
 import os
 import re
 import tempfile
+import typing
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -60,6 +61,9 @@ PRESETS = ("performance", "mixed")
 SAVE_SUFFIXES = (".xml", ".onnx")
 #: NNCF's own default calibration size
 DEFAULT_SUBSET = 300
+#: the most calibration calls asked for: NNCF's statistics settle within its default 300;
+#: beyond this a run would go on for hours (and 10**21 is a typo, not a request)
+MAX_SUBSET = 100_000
 RANDOM_NOTE = (
     "calibrated on random data (normal(0, 1)): the int8 ranges fit random inputs, not yours, "
     "so nothing here says how accurate the int8 model is; give --calibrate data"
@@ -130,6 +134,15 @@ def import_nncf() -> Any:
         raise MissingExtraError("nncf", "quantize") from None
 
 
+def check_subset(subset: int) -> None:
+    """Refuse a calibration size below 1 or above :data:`MAX_SUBSET`."""
+    if not 1 <= subset <= MAX_SUBSET:
+        raise ModelprofError(
+            f"--subset must be between 1 and {MAX_SUBSET:,} calibration calls (NNCF's default "
+            f"is {DEFAULT_SUBSET}), got {subset}"
+        )
+
+
 def check_quantize_request(
     model: ModelRef,
     *,
@@ -145,8 +158,7 @@ def check_quantize_request(
     """Refuse, before ``model`` is read, what its name and the options already rule out."""
     from .save import check_target
 
-    if subset < 1:
-        raise ModelprofError(f"--subset must be at least 1, got {subset}")
+    check_subset(subset)
     if preset not in PRESETS:
         raise ModelprofError(f"unknown preset '{preset}' (choose from {', '.join(PRESETS)})")
     if not 0 < max_drop < 1:
@@ -165,6 +177,8 @@ def check_quantize_request(
         )
     if calibrate is not None and calibrate != "digits":
         if calibrate.lower().endswith(".npz"):
+            if Path(calibrate).exists() and not Path(calibrate).is_file():
+                raise ModelprofError(f"--calibrate {calibrate}: not a regular file")
             if not Path(calibrate).is_file():
                 raise ModelprofError(f"--calibrate {calibrate}: no such file")
         elif ":" not in calibrate:
@@ -222,7 +236,7 @@ class _Data:
     measure accuracy on and their labels (one per sample, in order)."""
 
     description: str
-    items: list[dict[str, Any]]
+    items: Sequence[dict[str, Any]]
     eval_items: list[dict[str, Any]]
     labels: list[int]
 
@@ -387,6 +401,7 @@ def quantize_module(
     """Convert ``module`` (one input of ``input_shape``) with OpenVINO and quantize it with
     NNCF, calibrated on ``data`` (:mod:`.training` data: the digits split or a user's loaders;
     None: random data), writing ``work/int8.xml``."""
+    check_subset(subset)
     nncf = import_nncf()
     ov = _ov()
     import torch
@@ -543,18 +558,9 @@ def _batches(arrays: dict[str, Any], source: _Source, where: str) -> list[dict[s
 
 
 def _data(calibrate: str | None, source: _Source, subset: int) -> _Data:
-    import numpy as np
 
     if calibrate is None:
-        rng = np.random.default_rng(0)
-        arrays = {}
-        for name, shape, dtype in source.inputs:
-            full = (subset * shape[0], *shape[1:])
-            if dtype.startswith("float"):
-                arrays[name] = rng.standard_normal(full).astype(dtype)
-            else:
-                arrays[name] = rng.integers(0, 2, size=full).astype(dtype)
-        return _Data("random data", _batches(arrays, source, "random data"), [], [])
+        return _Data("random data", _RandomItems(source.inputs, subset), [], [])
     if calibrate.lower().endswith(".npz"):
         return _npz(calibrate, source, subset)
     if len(source.inputs) != 1:
@@ -565,6 +571,40 @@ def _data(calibrate: str | None, source: _Source, subset: int) -> _Data:
     if calibrate == "digits":
         return _training_data(training.load_digits_split(shape), source, subset)
     return _training_data(training.load_user_data(calibrate, shape), source, subset)
+
+
+class _RandomItems(Sequence[dict[str, Any]]):
+    """``calls`` model calls of random data (normal(0, 1) floats, 0/1 integers), each made
+    when NNCF asks for it: a large ``--subset`` of a large input never sits in memory at once.
+    Call ``i`` is the same on every pass (seeded by ``i``)."""
+
+    def __init__(self, inputs: Sequence[tuple[str, tuple[int, ...], str]], calls: int) -> None:
+        self.inputs = tuple(inputs)
+        self.calls = calls
+
+    def __len__(self) -> int:
+        return self.calls
+
+    @typing.overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @typing.overload
+    def __getitem__(self, index: slice) -> Sequence[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | Sequence[dict[str, Any]]:
+        import numpy as np
+
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self.calls))]
+        if not -self.calls <= index < self.calls:
+            raise IndexError(index)
+        rng = np.random.default_rng(index % self.calls)
+        return {
+            name: (
+                rng.standard_normal(shape).astype(dtype)
+                if dtype.startswith("float")
+                else rng.integers(0, 2, size=shape).astype(dtype)
+            )
+            for name, shape, dtype in self.inputs
+        }
 
 
 def _training_data(data: Any, source: _Source, subset: int) -> _Data:
@@ -615,8 +655,11 @@ def _npz(path: str, source: _Source, subset: int) -> _Data:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError) as exc:
-        raise ModelprofError(f"--calibrate {path}: not a readable .npz file ({exc})") from None
+    except MemoryError:  # a member declaring more samples than memory holds
+        raise ModelprofError(f"--calibrate {path}: not a readable .npz file: too large") from None
+    except Exception as exc:  # zipfile, zlib, numpy's header parser: all mean a broken file
+        detail = first_line(exc) or type(exc).__name__
+        raise ModelprofError(f"--calibrate {path}: not a readable .npz file ({detail})") from None
     labels = arrays.pop("labels", None)
     names = [name for name, _, _ in source.inputs]
     if len(names) == 1 and len(arrays) == 1 and names[0] not in arrays:
