@@ -121,17 +121,3 @@ def test_a_model_file_on_torch_is_one_line_exit_2(
     assert err.count("\n") == 0 and "Traceback" not in err
     assert f"runs PyTorch models only, not {kind} files" in err
     assert path.read_bytes() == before
-
-
-@pytest.mark.parametrize(
-    ("command", "runtime"), [("separable", "torch"), ("prune", "torch-compile")]
-)
-def test_rewrites_refuse_the_torch_runtimes_in_one_line(
-    command: str, runtime: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # the rewrites measure ONNX exports before and after, which the torch runtimes do not run
-    assert main([command, "seed-cnn", "--runtime", runtime]) == 2
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert captured.out == "" and len(lines) == 1 and "Traceback" not in captured.err
-    assert f"--runtime {runtime} does not run yet" in lines[0]

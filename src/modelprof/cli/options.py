@@ -243,9 +243,9 @@ def warmup_option(f: F) -> F:
 
 
 def before_after_options(f: F) -> F:
-    """``--profile``/``--runtime`` (both set ``runtime``: None, or the runtime to measure the
-    model before and after on), ``--threads``, ``--time`` and ``--rounds``: for commands that
-    make a new model and may measure it against the original."""
+    """``--profile``/``--runtime`` (together they set ``runtime``: None, or the runtime to
+    measure the model before and after on), ``--threads``, ``--time`` and ``--rounds``: for
+    commands that make a new model and may measure it against the original."""
     f = click.option(
         "--rounds",
         type=click.IntRange(min=1),
@@ -267,28 +267,27 @@ def before_after_options(f: F) -> F:
         "runtime",
         type=click.Choice((*RUNTIMES, *MODULE_RUNTIMES)),
         callback=_runtime_name,
-        help="Measure before and after on this runtime (implies --profile; openvino and "
-        "onnxruntime so far).",
+        is_eager=True,  # read before --profile, wherever it is typed: see _profile_flag
+        help="Measure before and after on this runtime (implies --profile); torch and "
+        "torch-compile run a PyTorch model's modules.",
     )(f)
     return click.option(
         "--profile",
-        "runtime",
-        flag_value="openvino",
-        default=None,
+        "profile",
+        is_flag=True,
+        expose_value=False,
+        callback=_profile_flag,
         help="Measure before and after on OpenVINO, interleaved.",
     )(f)
 
 
-def refuse_module_runtime(runtime: str | None, command: str) -> None:
-    """Exit 2 with one line, before any work, for ``--runtime torch``/``torch-compile`` in a
-    command that makes a new model: the rewrites hand the model before and after to the
-    measurement as ONNX files, which the torch runtimes do not run."""
-    if runtime in MODULE_RUNTIMES:
-        raise click.UsageError(
-            f"{command} measures its models before and after as ONNX exports, which --runtime "
-            f"{runtime} does not run yet: use --runtime openvino or onnxruntime (or profile the "
-            f"saved model with 'modelprof profile --runtime {runtime}')"
-        )
+def _profile_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--profile`` alone measures on OpenVINO; with ``--runtime NAME``, typed before or
+    after it, on NAME. (Sharing ``runtime`` with ``--runtime``, the flag replaced NAME when
+    typed after it: ``--runtime torch --profile`` measured on OpenVINO.) ``--runtime`` is
+    eager, so it is read first, and the flag fills the value only where it is missing."""
+    if value and ctx.params.get("runtime") is None:
+        ctx.params["runtime"] = "openvino"
 
 
 #: the options of :func:`before_after_options` that only act when measuring

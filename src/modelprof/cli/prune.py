@@ -120,12 +120,12 @@ def prune_command(
     from ..render.prune_view import prune_document, render_prune
     from ..rewrite.checks import check_request
     from ..rewrite.pruning import prune
+    from ..rewrite.separable_rewrite import check_runtime_source
     from ..rewrite.transforms.prune import StructuredPlan
 
     if amount is not None and target_macs is not None:
         raise click.UsageError("give --amount or --target-macs, not both")
     options.refuse_unless(ctx, runtime is not None, options.MEASURE_ONLY, "--profile or --runtime")
-    options.refuse_module_runtime(runtime, "prune")
     options.refuse_unless(ctx, finetune is not None, ("epochs",), "--finetune")
     options.refuse_unless(
         ctx,
@@ -139,6 +139,7 @@ def prune_command(
     check_request(
         model, "prune", save=None if save == STDOUT else save, force=force, finetune=finetune
     )
+    check_runtime_source(model, runtime, "prune --profile")
     check_outputs(output, force=force, save=save, model=model, inputs=(finetune,))
     plan = StructuredPlan(
         amount=amount if amount is not None else 0.5,

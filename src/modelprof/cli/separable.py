@@ -65,7 +65,6 @@ def separable_command(
     from ..rewrite.separable_rewrite import check_separable_request, separable
 
     options.refuse_unless(ctx, runtime is not None, options.MEASURE_ONLY, "--profile or --runtime")
-    options.refuse_module_runtime(runtime, "separable")
     options.refuse_unless(ctx, finetune is not None, ("epochs",), "--finetune")
     # what the model's name rules out (an IR cannot be rewritten, --save over the model);
     # --save - gets check_outputs' own message

@@ -2,7 +2,8 @@
 
 Every run reports both sides as full count reports plus file size and nonzero params, and
 with ``--profile`` the latency measured interleaved on the same runtime, so a pruned model
-that is no faster cannot pass unnoticed.
+that is no faster cannot pass unnoticed: OpenVINO and ONNX Runtime run both sides' ONNX
+exports, the ``torch`` and ``torch-compile`` runtimes the modules themselves.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from ..costreport import CostReport, html_of
 from ..errors import ModelprofError
 from ..graph import Graph
 from ..measure.profilereport import ProfileReport
-from ..measure.runtimes import RunSettings
+from ..measure.runtimes import RunSettings, Runtime
 from .checks import check_loaded, check_request, named_kind, skipped
 from .finetune import Progress, epoch_progress
+from .separable_rewrite import check_runtime_source, is_module_runtime, profile_modules
 from .transforms.prune import (
     Sparsity,
     StructuredPlan,
@@ -176,17 +178,19 @@ def check_prune_request(
     save: str | None = None,
     force: bool = False,
     finetune: str | None = None,
+    measure: str | Runtime | None = None,
 ) -> None:
     """Refuse, before ``model`` is read, what :func:`prune` would refuse once it had read it:
-    a ratio out of range, structured pruning of an ONNX file, and what
-    :func:`~modelprof.rewrite.checks.check_request` checks (the model file, ``--finetune``,
-    ``--save``)."""
+    a ratio out of range, structured pruning of an ONNX file, a runtime that runs PyTorch
+    modules for an ONNX file, and what :func:`~modelprof.rewrite.checks.check_request`
+    checks (the model file, ``--finetune``, ``--save``)."""
     for value, what in ((amount, "--amount"), (target_macs, "--target-macs"), (heads, "--heads")):
         if value is not None and not 0 < value < 1:
             raise ModelprofError(f"{what} must be between 0 and 1 (exclusive), got {value}")
     check_request(model, "prune", save=save, force=force, finetune=finetune)
     if not unstructured and named_kind(model) == "onnx":
         raise ModelprofError(STRUCTURED_NEEDS_PYTORCH)
+    check_runtime_source(model, measure, "prune --profile")
 
 
 def prune(
@@ -221,12 +225,14 @@ def prune(
         save=save,
         force=force,
         finetune=finetune,
+        measure=measure,
     )
     graph = load_graph(model, input_shapes)
     check_loaded(model, graph, "prune")
     pytorch = graph.source == "pytorch"
     if not pytorch and not unstructured:
         raise ModelprofError(STRUCTURED_NEEDS_PYTORCH)
+    check_runtime_source(model, measure, "prune --profile", graph.source)
     if save:
         check_target(save, force=force, pytorch=pytorch)
     with tempfile.TemporaryDirectory(prefix="modelprof-prune-") as folder:
@@ -252,6 +258,7 @@ def prune(
             result = _prune_onnx(model, graph, work, amount or 0.5, per_layer)
         after_path = result.pop("after_path")
         before_path = result.pop("before_path")
+        before_module = result.pop("before_module")
         module = result["model"] = result.pop("module")
         why = result.pop("nothing")
         if why:
@@ -270,13 +277,24 @@ def prune(
         if measure:
             from ..measure.profiling import profile_interleaved, speedup_caveat
 
-            before_prof, after_prof = profile_interleaved(
-                before_path,
-                after_path,
-                runtime=measure,
-                settings=settings or RunSettings(),
-                rounds=rounds,
-            )
+            if is_module_runtime(measure):  # the modules themselves, not their exports
+                before_prof, after_prof = profile_modules(
+                    before_module,
+                    module,
+                    graph,
+                    runtime=measure,
+                    settings=settings or RunSettings(),
+                    rounds=rounds,
+                    labels=(graph.name, f"{graph.name} (pruned)"),
+                )
+            else:
+                before_prof, after_prof = profile_interleaved(
+                    before_path,
+                    after_path,
+                    runtime=measure,
+                    settings=settings or RunSettings(),
+                    rounds=rounds,
+                )
             result["before"] = _with_profile(result["before"], before_prof)
             result["after"] = _with_profile(result["after"], after_prof)
             caveat = speedup_caveat(
@@ -403,6 +421,7 @@ def _prune_torch(
         "accuracy_pruned": accuracy_pruned,
         "notes": tuple(notes),
         "module": pruned,
+        "before_module": module,
         "before_path": before_path,
         "after_path": after_path,
         "nothing": nothing,
@@ -533,6 +552,7 @@ def _prune_onnx(
         "sparsity": tuple(sparsity),
         "notes": (sparse_weights_note(),),
         "module": None,
+        "before_module": None,
         "before_path": source,
         "after_path": after_path,
         "nothing": None if zeroed else _why_no_zeros(sparsity, amount, per_layer),

@@ -2,7 +2,10 @@
 
 PyTorch sources (zoo names, factories, modules) are rewritten as modules, so they can be
 fine-tuned and saved as ``.pt``; ONNX sources are rewritten in the graph. Both routes end in
-an ONNX file, which is what is saved as ``.onnx``/``.xml``, counted again, and profiled.
+an ONNX file, which is what is saved as ``.onnx``/``.xml``, counted again, and profiled on
+OpenVINO or ONNX Runtime. The runtimes that run a PyTorch module itself (``torch``,
+``torch-compile``) are handed the modules before and after instead
+(:func:`profile_modules`), so their rows are the modules' paths (``conv1.depthwise``).
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from ..costreport import html_of
 from ..errors import ModelprofError, runtime_message
 from ..graph import Graph
 from ..measure.profilereport import ProfileLayer, ProfileReport
-from ..measure.runtimes import RunSettings
-from .checks import check_loaded, check_request, skipped
+from ..measure.runtimes import ModuleRuntime, RunSettings, Runtime, get_runtime
+from ..shapes import InputSpec
+from .checks import DESCRIBED, check_loaded, check_request, named_kind, skipped
 from .finetune import Progress, epoch_progress
 from .transforms.separable import SeparableLayer, SeparableReport, whatif
 
@@ -112,7 +116,67 @@ def check_separable_request(
         return "separable"
     what = f"separable {asked[0]}"
     check_request(model, what, save=save, force=force, finetune=finetune)
+    check_runtime_source(model, measure, "separable --profile")
     return what
+
+
+def is_module_runtime(measure: str | Runtime | None) -> bool:
+    """Whether ``measure`` names a runtime that runs the PyTorch module itself (``torch``,
+    ``torch-compile``): the jobs then measure their modules, not their ONNX exports."""
+    return measure is not None and isinstance(get_runtime(measure), ModuleRuntime)
+
+
+def _runtime_name(measure: str | Runtime) -> str:
+    return measure if isinstance(measure, str) else measure.name
+
+
+def check_runtime_source(
+    model: ModelRef, measure: str | Runtime | None, what: str, source: str | None = None
+) -> None:
+    """Refuse a runtime that runs PyTorch modules (``--runtime torch``) for a model that is
+    not one: before it is read, by its name (an ``.onnx`` file), or once it is read, by its
+    graph's ``source``. The job would rewrite it and only then find nothing it can measure."""
+    if measure is None or not is_module_runtime(measure):
+        return
+    kind = named_kind(model) or (source if source not in (None, "pytorch") else None)
+    if kind is None:
+        return
+    name = _runtime_name(measure)
+    described = DESCRIBED.get(kind, f"a {kind} model")
+    raise ModelprofError(
+        f"{what} --runtime {name} measures PyTorch models (zoo name, file.py:factory), and "
+        f"{model} is {described}: measure it with --runtime openvino or onnxruntime"
+    )
+
+
+def profile_modules(
+    before: Any,
+    after: Any,
+    graph: Graph,
+    *,
+    runtime: str | Runtime,
+    settings: RunSettings,
+    rounds: int,
+    labels: tuple[str, str],
+) -> tuple[ProfileReport, ProfileReport]:
+    """Measure the modules ``before`` and ``after`` a rewrite interleaved on a runtime that
+    runs modules, at ``graph``'s input shapes and dtypes (given by position: a zoo model's
+    input names are its entry's, not its ``forward``'s), and name the reports ``labels``
+    (counted from a bare module, a report would carry its class name)."""
+    from ..measure.profiling import profile_interleaved
+
+    specs = [
+        InputSpec(None, tuple(info.shape), info.dtype, index=i)
+        for i, info in enumerate(graph.input_infos())
+    ]
+    reports = profile_interleaved(
+        before, after, runtime=runtime, settings=settings, rounds=rounds, input_shapes=specs
+    )
+    first, second = (
+        replace(report, model=label, count=replace(report.count, model=label))
+        for report, label in zip(reports, labels, strict=True)
+    )
+    return first, second
 
 
 def onnx_output_error(original: Path, rewritten: Path, inputs: dict[str, Any]) -> float:
@@ -167,6 +231,7 @@ def separable(
 
     check_loaded(model, graph, what)
     pytorch = graph.source == "pytorch"
+    check_runtime_source(model, measure, "separable --profile", graph.source)
     if save:
         check_target(save, force=force, pytorch=pytorch)
     if finetune and not pytorch:
@@ -192,14 +257,25 @@ def separable(
         if measure:
             from ..measure.profiling import profile_interleaved, speedup_caveat
 
-            before, after = profile_interleaved(
-                model,
-                rewritten_path,
-                runtime=measure,
-                settings=settings or RunSettings(),
-                rounds=rounds,
-                input_shapes=input_shapes,
-            )
+            if is_module_runtime(measure):  # the modules themselves, not their exports
+                before, after = profile_modules(
+                    result["original"],
+                    module,
+                    graph,
+                    runtime=measure,
+                    settings=settings or RunSettings(),
+                    rounds=rounds,
+                    labels=(graph.name, f"{graph.name} (rewritten)"),
+                )
+            else:
+                before, after = profile_interleaved(
+                    model,
+                    rewritten_path,
+                    runtime=measure,
+                    settings=settings or RunSettings(),
+                    rounds=rounds,
+                    input_shapes=input_shapes,
+                )
             timings = layer_timings(result["report"], before, after)
             caveat = speedup_caveat(before, after, before.count.total.macs, result["macs"])
             if caveat:
@@ -271,6 +347,7 @@ def _rewrite_torch(
     new_report = _with_errors(report, errors, output_error, trained=bool(finetune))
     return {
         "onnx": onnx_path,
+        "original": original,
         "module": rewritten,
         "macs": counted.total.macs,
         "report": new_report,
@@ -349,6 +426,10 @@ def _rows_for(report: ProfileReport, name: str, scope: str) -> list[ProfileLayer
 def layer_timings(
     report: SeparableReport, before: ProfileReport, after: ProfileReport
 ) -> tuple[LayerTiming, ...]:
+    """Each replaced layer's rows before and after, the after side split into depthwise and
+    pointwise. On a runtime that runs the module (``torch``), the rewrite's container (the
+    ``nn.Sequential`` at the layer's path, ``conv1``) has a row of its own time, the Python
+    call of its two children: it counts in the time after, but in neither part's GFLOP/s."""
     out = []
     for layer in report.replaced:
         old = _rows_for(before, layer.name, layer.scope)
@@ -356,7 +437,8 @@ def layer_timings(
         if not old or not new:
             continue
         dw = [r for r in new if "depthwise" in r.name or "depthwise" in _scope_of(after, r)]
-        pw = [r for r in new if r not in dw]
+        container = [r for r in new if r.name == layer.scope and not r.fused_from]
+        pw = [r for r in new if r not in dw and r not in container]
         dw_time = sum(r.time_us for r in dw)
         pw_time = sum(r.time_us for r in pw)
         out.append(
@@ -364,7 +446,7 @@ def layer_timings(
                 name=layer.name,
                 mac_ratio=layer.macs / layer.separable_macs,
                 time_before_us=sum(r.time_us for r in old),
-                time_after_us=dw_time + pw_time,
+                time_after_us=dw_time + pw_time + sum(r.time_us for r in container),
                 depthwise_time_us=dw_time,
                 depthwise_gflops_per_s=(2 * layer.depthwise_macs / dw_time / 1e3)
                 if dw_time
