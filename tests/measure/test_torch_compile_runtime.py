@@ -177,3 +177,14 @@ def test_a_model_torch_compile_cannot_compile_is_one_line(tmp_path: Path) -> Non
     assert len(lines) == 1
     assert lines[0].startswith("modelprof: error: torch.compile could not compile SeedCNN: ")
     assert "No working C++ compiler" in lines[0]
+
+
+def test_the_profiled_pass_is_capped_where_the_profiler_would_hold_every_run() -> None:
+    """A time budget that fits 10,000 runs of a tiny module: the end-to-end pass runs them
+    all, the per-kernel pass under torch.profiler at most PROFILED_RUNS_AT_MOST (2,000)."""
+    from modelprof.measure.runtimes.torch_compile import PROFILED_RUNS_AT_MOST
+
+    settings = RunSettings(threads=1, warmup=2, time_budget_s=30.0)
+    report = profile(nn.Linear(4, 4).eval(), (1, 4), runtime="torch-compile", settings=settings)
+    assert report.latency_us.samples == 10_000
+    assert report.profiled_latency_us.samples == PROFILED_RUNS_AT_MOST == 2_000
