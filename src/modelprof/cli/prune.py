@@ -118,9 +118,8 @@ def prune_command(
     from ..measure.runtimes import RunSettings
     from ..render import jsondoc
     from ..render.prune_view import prune_document, render_prune
-    from ..rewrite.checks import check_request
+    from ..rewrite.checks import check_request, check_runtime_source
     from ..rewrite.pruning import prune
-    from ..rewrite.separable_rewrite import check_runtime_source
     from ..rewrite.transforms.prune import StructuredPlan
 
     if amount is not None and target_macs is not None:

@@ -21,6 +21,7 @@ from typing import Any
 from ..api import InputShapes, ModelRef
 from ..costreport import LayerCost
 from ..graph import Graph
+from ..shapes import InputSpec
 from .int8 import already_int8, diagnose, int8_layers
 from .preparation import PreparedModel, PreparedModule, make_inputs, prepare, prepare_module
 from .profilereport import Ceilings, LatencyStats, ProfileLayer, ProfileReport
@@ -500,3 +501,31 @@ def _absorbing_layer(
     first, second = (down, up) if macs.get(name, 0) > 0 else (up, down)
     found = walk(first)
     return found if found is not None else walk(second)
+
+
+def profile_modules(
+    before: Any,
+    after: Any,
+    graph: Graph,
+    *,
+    runtime: str | Runtime,
+    settings: RunSettings,
+    rounds: int,
+    labels: tuple[str, str],
+) -> tuple[ProfileReport, ProfileReport]:
+    """Measure the modules ``before`` and ``after`` a rewrite interleaved on a runtime that
+    runs modules, at ``graph``'s input shapes and dtypes (given by position: a zoo model's
+    input names are its entry's, not its ``forward``'s), and name the reports ``labels``
+    (counted from a bare module, a report would carry its class name)."""
+    specs = [
+        InputSpec(None, tuple(info.shape), info.dtype, index=i)
+        for i, info in enumerate(graph.input_infos())
+    ]
+    reports = profile_interleaved(
+        before, after, runtime=runtime, settings=settings, rounds=rounds, input_shapes=specs
+    )
+    first, second = (
+        replace(report, model=label, count=replace(report.count, model=label))
+        for report, label in zip(reports, labels, strict=True)
+    )
+    return first, second

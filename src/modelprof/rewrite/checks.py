@@ -12,6 +12,7 @@ from pathlib import Path
 from ..api import ModelRef
 from ..errors import ModelprofError
 from ..graph import Graph
+from ..measure.runtimes import ModuleRuntime, Runtime, get_runtime
 
 #: model files by suffix: what a name says of its model before it is read
 FILE_KINDS = {".onnx": "onnx", ".xml": "openvino", ".keras": "keras", ".h5": "keras"}
@@ -87,3 +88,32 @@ def skipped(why: str, *, save: str | None, measure: str | None, finetune: str | 
     if verbs:
         done.append(f"nothing was {' or '.join(verbs)}")
     return f"{why}{' and '.join(done)}" if done else ""
+
+
+def is_module_runtime(measure: str | Runtime | None) -> bool:
+    """Whether ``measure`` names a runtime that runs the PyTorch module itself (``torch``,
+    ``torch-compile``): the jobs then measure their modules, not their ONNX exports."""
+    return measure is not None and isinstance(get_runtime(measure), ModuleRuntime)
+
+
+def _runtime_name(measure: str | Runtime) -> str:
+    return measure if isinstance(measure, str) else measure.name
+
+
+def check_runtime_source(
+    model: ModelRef, measure: str | Runtime | None, what: str, source: str | None = None
+) -> None:
+    """Refuse a runtime that runs PyTorch modules (``--runtime torch``) for a model that is
+    not one: before it is read, by its name (an ``.onnx`` file), or once it is read, by its
+    graph's ``source``. The job would rewrite it and only then find nothing it can measure."""
+    if measure is None or not is_module_runtime(measure):
+        return
+    kind = named_kind(model) or (source if source not in (None, "pytorch") else None)
+    if kind is None:
+        return
+    name = _runtime_name(measure)
+    described = DESCRIBED.get(kind, f"a {kind} model")
+    raise ModelprofError(
+        f"{what} --runtime {name} measures PyTorch models (zoo name, file.py:factory), and "
+        f"{model} is {described}: measure it with --runtime openvino or onnxruntime"
+    )

@@ -21,10 +21,17 @@ from ..costreport import CostReport, html_of
 from ..errors import ModelprofError
 from ..graph import Graph
 from ..measure.profilereport import ProfileReport
+from ..measure.profiling import profile_modules
 from ..measure.runtimes import RunSettings, Runtime
-from .checks import check_loaded, check_request, named_kind, skipped
+from .checks import (
+    check_loaded,
+    check_request,
+    check_runtime_source,
+    is_module_runtime,
+    named_kind,
+    skipped,
+)
 from .finetune import Progress, epoch_progress
-from .separable_rewrite import check_runtime_source, is_module_runtime, profile_modules
 from .transforms.prune import (
     Sparsity,
     StructuredPlan,

@@ -21,9 +21,15 @@ from ..costreport import html_of
 from ..errors import ModelprofError, runtime_message
 from ..graph import Graph
 from ..measure.profilereport import ProfileLayer, ProfileReport
-from ..measure.runtimes import ModuleRuntime, RunSettings, Runtime, get_runtime
-from ..shapes import InputSpec
-from .checks import DESCRIBED, check_loaded, check_request, named_kind, skipped
+from ..measure.profiling import profile_modules
+from ..measure.runtimes import RunSettings
+from .checks import (
+    check_loaded,
+    check_request,
+    check_runtime_source,
+    is_module_runtime,
+    skipped,
+)
 from .finetune import Progress, epoch_progress
 from .transforms.separable import SeparableLayer, SeparableReport, whatif
 
@@ -118,65 +124,6 @@ def check_separable_request(
     check_request(model, what, save=save, force=force, finetune=finetune)
     check_runtime_source(model, measure, "separable --profile")
     return what
-
-
-def is_module_runtime(measure: str | Runtime | None) -> bool:
-    """Whether ``measure`` names a runtime that runs the PyTorch module itself (``torch``,
-    ``torch-compile``): the jobs then measure their modules, not their ONNX exports."""
-    return measure is not None and isinstance(get_runtime(measure), ModuleRuntime)
-
-
-def _runtime_name(measure: str | Runtime) -> str:
-    return measure if isinstance(measure, str) else measure.name
-
-
-def check_runtime_source(
-    model: ModelRef, measure: str | Runtime | None, what: str, source: str | None = None
-) -> None:
-    """Refuse a runtime that runs PyTorch modules (``--runtime torch``) for a model that is
-    not one: before it is read, by its name (an ``.onnx`` file), or once it is read, by its
-    graph's ``source``. The job would rewrite it and only then find nothing it can measure."""
-    if measure is None or not is_module_runtime(measure):
-        return
-    kind = named_kind(model) or (source if source not in (None, "pytorch") else None)
-    if kind is None:
-        return
-    name = _runtime_name(measure)
-    described = DESCRIBED.get(kind, f"a {kind} model")
-    raise ModelprofError(
-        f"{what} --runtime {name} measures PyTorch models (zoo name, file.py:factory), and "
-        f"{model} is {described}: measure it with --runtime openvino or onnxruntime"
-    )
-
-
-def profile_modules(
-    before: Any,
-    after: Any,
-    graph: Graph,
-    *,
-    runtime: str | Runtime,
-    settings: RunSettings,
-    rounds: int,
-    labels: tuple[str, str],
-) -> tuple[ProfileReport, ProfileReport]:
-    """Measure the modules ``before`` and ``after`` a rewrite interleaved on a runtime that
-    runs modules, at ``graph``'s input shapes and dtypes (given by position: a zoo model's
-    input names are its entry's, not its ``forward``'s), and name the reports ``labels``
-    (counted from a bare module, a report would carry its class name)."""
-    from ..measure.profiling import profile_interleaved
-
-    specs = [
-        InputSpec(None, tuple(info.shape), info.dtype, index=i)
-        for i, info in enumerate(graph.input_infos())
-    ]
-    reports = profile_interleaved(
-        before, after, runtime=runtime, settings=settings, rounds=rounds, input_shapes=specs
-    )
-    first, second = (
-        replace(report, model=label, count=replace(report.count, model=label))
-        for report, label in zip(reports, labels, strict=True)
-    )
-    return first, second
 
 
 def onnx_output_error(original: Path, rewritten: Path, inputs: dict[str, Any]) -> float:
