@@ -188,3 +188,20 @@ def test_the_profiled_pass_is_capped_where_the_profiler_would_hold_every_run() -
     report = profile(nn.Linear(4, 4).eval(), (1, 4), runtime="torch-compile", settings=settings)
     assert report.latency_us.samples == 10_000
     assert report.profiled_latency_us.samples == PROFILED_RUNS_AT_MOST == 2_000
+
+
+def test_interleaved_rounds_report_the_first_rounds_compile_time() -> None:
+    """profile_interleaved keeps each model's median round; a later round reuses Dynamo's
+    graphs (about 1 ms), so the compile time shown is the first round's, a real compile:
+    tracing and compiling even a Linear takes tens of milliseconds."""
+    from modelprof.measure.profiling import profile_interleaved
+
+    before, after = profile_interleaved(
+        nn.Linear(4, 4).eval(),
+        nn.Linear(4, 2).eval(),
+        runtime="torch-compile",
+        settings=FAST,
+        rounds=3,
+        input_shapes=(1, 4),
+    )
+    assert before.compile_ms > 20 and after.compile_ms > 20
