@@ -141,7 +141,8 @@ def test_a_layer_in_a_loop_body_counts_once_per_trip() -> None:
 
 def test_views_share_their_base_buffer_in_the_peak() -> None:
     # x (1,1000) = 4,000 bytes -> Reshape (a view of x, no new buffer) -> Relu -> y 4,000:
-    # peak = x + y = 8,000 (a Reshape that allocated would make it 12,000)
+    # peak = x + y = 8,000 (x is not read after the Reshape, so a Reshape that allocated would
+    # peak at 8,000 too: test_analysis_mutants.py reads the base next to its view)
     graph = _graph(
         [
             Node("rs", "Reshape", ("x", "shape"), ("r",)),

@@ -58,7 +58,7 @@ BIAS_PRODUCERS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul"})
 
 def analyze(
     graph: Graph,
-    *,
+    *,  # pragma: no mutate (as ``/``, every call that works now works alike)
     count_bias: bool = False,
     registry: Registry = REGISTRY,
     training: bool = False,
@@ -359,7 +359,7 @@ def _with_training(
                 op,
                 layer.macs,
                 layer.flops,
-                operands=product_operands(op, flags) if layer.macs else 0,
+                operands=product_operands(op, flags),
                 needs_grad=needs,
                 out_elements=out_elements,
                 zero_cost=registry.is_zero_cost(op),
@@ -459,7 +459,6 @@ def _keep_larger_branches(
             break
         for (prefix, if_name), per_branch in groups.items():
             keep = max(sorted(per_branch), key=lambda b: per_branch[b])
-            others = [b for b in per_branch if b != keep]
             for i, lab in enumerate(labels):
                 if (
                     len(lab) > level
@@ -469,8 +468,7 @@ def _keep_larger_branches(
                 ):
                     dropped.add(i)
             detail = ", ".join(f"{b} {per_branch[b]:,} FLOPs" for b in sorted(per_branch))
-            if others or len(per_branch) == 1:
-                notes.append(f"If '{if_name}': the larger branch ({keep}) is counted ({detail})")
+            notes.append(f"If '{if_name}': the larger branch ({keep}) is counted ({detail})")
         level += 1
     kept = [i for i in range(len(layers)) if i not in dropped]
     return [layers[i] for i in kept], [nodes[i] for i in kept], notes
@@ -543,7 +541,7 @@ def _peak_activation_bytes(
                 source = base(node.inputs[0])
                 if source != out:  # a view of itself (in place) stays its own buffer
                     storage[out] = source
-                continue
+                continue  # pragma: no mutate (as ``break``: a view op has one output)
             b = base(out)
             if b not in size:
                 size[b] = nbytes(b)
@@ -553,7 +551,7 @@ def _peak_activation_bytes(
     for name in graph.outputs:
         if name not in stored:
             last_use[base(name)] = end
-    alloc = [0] * (end + 1)
+    alloc = [0] * end
     free = [0] * (end + 1)
     live = 0
     for b, nb in size.items():
@@ -561,7 +559,9 @@ def _peak_activation_bytes(
             live += nb
         else:
             alloc[born[b]] += nb
-        free[last_use.get(b, born[b] if born[b] >= 0 else end)] += nb
+        # every buffer a node allocates has a last use (itself at least): only a graph input
+        # that no node reads and that is no output has none, and it lives to the end
+        free[last_use.get(b, end)] += nb
     peak = live
     for idx in range(end):
         live += alloc[idx]
