@@ -190,15 +190,30 @@ def test_the_profiled_pass_is_capped_where_the_profiler_would_hold_every_run() -
     assert report.profiled_latency_us.samples == PROFILED_RUNS_AT_MOST == 2_000
 
 
+class _Halve(nn.Module):
+    """Used by no other test: Dynamo caches compiled graphs per code object for the whole
+    process, so a module another test compiled first would not compile here at all."""
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return x * 0.5 + 1.0
+
+
+class _Square(nn.Module):
+    """As _Halve, the second model of the pair."""
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return x * x - 1.0
+
+
 def test_interleaved_rounds_report_the_first_rounds_compile_time() -> None:
     """profile_interleaved keeps each model's median round; a later round reuses Dynamo's
-    graphs (about 1 ms), so the compile time shown is the first round's, a real compile:
-    tracing and compiling even a Linear takes tens of milliseconds."""
+    graphs (well under a millisecond), so the compile time shown is the first round's, a real
+    compile: tracing and compiling even one fused kernel takes tens of milliseconds."""
     from modelprof.measure.profiling import profile_interleaved
 
     before, after = profile_interleaved(
-        nn.Linear(4, 4).eval(),
-        nn.Linear(4, 2).eval(),
+        _Halve(),
+        _Square(),
         runtime="torch-compile",
         settings=FAST,
         rounds=3,
