@@ -40,7 +40,7 @@ chromium:
 COVERAGE_FLOOR := 94
 test: $(VENV)/.installed-dev chromium
 	rm -f .coverage .coverage.*
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15 --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
 	@$(BIN)/python -m coverage json -q -o - | $(BIN)/python -c "import json, sys; t = json.load(sys.stdin)['totals']; \
 	print(f\"coverage: lines {t['percent_statements_covered']:.1f} %, branches {t['percent_branches_covered']:.1f} %, combined {t['percent_covered']:.1f} % (floor $(COVERAGE_FLOOR) %)\")"
 
