@@ -293,3 +293,52 @@ class ModuleRuntime(Runtime):
     ) -> AsyncMeasurement:
         """:meth:`Runtime.measure_throughput` for ``module``: ``requests`` inferences in
         flight on ``streams`` streams for the time budget, or ``settings.iterations`` in all."""
+
+
+def concurrent_runs(
+    run: Callable[[int], object], settings: RunSettings, workers: int
+) -> tuple[tuple[float, ...], float]:
+    """Throughput mode where the runtime has no queue of its own (ONNX Runtime, PyTorch):
+    ``workers`` threads, thread ``i`` calling ``run(i)`` until the budget is spent (or
+    ``settings.iterations`` runs in all, :func:`keep_submitting`): every run's latency in
+    microseconds, and the seconds from the start until the last run finished. A failure in a
+    thread is raised again here, in the caller's."""
+    import threading
+
+    samples: list[list[float]] = [[] for _ in range(workers)]
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+    submitted = 0
+    barrier = threading.Barrier(workers + 1)
+    deadline = 0.0
+
+    def take() -> bool:
+        nonlocal submitted
+        with lock:
+            go = keep_submitting(settings, submitted, workers, deadline)
+            submitted += go
+            return go
+
+    def work(i: int) -> None:
+        mine = samples[i]
+        barrier.wait()
+        try:
+            while take():
+                t = time.perf_counter_ns()
+                run(i)
+                mine.append((time.perf_counter_ns() - t) / 1e3)
+        except BaseException as exc:  # re-raised in the caller's thread
+            failures.append(exc)
+
+    pool = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(workers)]
+    for thread in pool:
+        thread.start()
+    start = time.perf_counter()
+    deadline = start + settings.time_budget_s
+    barrier.wait()
+    for thread in pool:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if failures:
+        raise failures[0]
+    return tuple(t for mine in samples for t in mine), elapsed

@@ -13,7 +13,6 @@ import bisect
 import json
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -27,8 +26,8 @@ from .base import (
     RunSettings,
     Runtime,
     RuntimeLayer,
+    concurrent_runs,
     import_runtime,
-    keep_submitting,
     refusals,
     resident_bytes,
     rss_growth,
@@ -228,43 +227,13 @@ class OnnxRuntime(Runtime):
                 f"ONNX Runtime cannot run the model at {shapes}: {runtime_message(exc)}"
             ) from None
 
-        samples: list[list[float]] = [[] for _ in range(workers)]
-        failures: list[BaseException] = []
-        lock = threading.Lock()
-        submitted = 0
-        barrier = threading.Barrier(workers + 1)
-        deadline = 0.0
-
-        def take() -> bool:
-            nonlocal submitted
-            with lock:
-                go = keep_submitting(settings, submitted, workers, deadline)
-                submitted += go
-                return go
-
-        def work(i: int) -> None:
-            binding, mine = bindings[i], samples[i]
-            barrier.wait()
-            try:
-                while take():
-                    t = time.perf_counter_ns()
-                    session.run_with_iobinding(binding)  # releases the GIL while it runs
-                    mine.append((time.perf_counter_ns() - t) / 1e3)
-            except BaseException as exc:  # re-raised in the caller's thread
-                failures.append(exc)
-
-        pool = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(workers)]
-        for thread in pool:
-            thread.start()
-        start = time.perf_counter()
-        deadline = start + settings.time_budget_s
-        barrier.wait()
-        for thread in pool:
-            thread.join()
-        elapsed = time.perf_counter() - start
-        if failures:
-            raise ModelprofError(f"ONNX Runtime failed during the run: {failures[0]}")
-        latency = tuple(t for mine in samples for t in mine)
+        try:
+            # run_with_iobinding releases the GIL while it runs
+            latency, elapsed = concurrent_runs(
+                lambda i: session.run_with_iobinding(bindings[i]), settings, workers
+            )
+        except Exception as exc:
+            raise ModelprofError(f"ONNX Runtime failed during the run: {exc}") from None
         notes = (
             "ONNX Runtime has no streams: each stream is a thread calling run() concurrently "
             "on one session, intra-op threads split between the streams",

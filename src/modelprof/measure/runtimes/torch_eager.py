@@ -30,8 +30,8 @@ from .base import (
     ModuleRuntime,
     RunSettings,
     RuntimeLayer,
+    concurrent_runs,
     import_runtime,
-    keep_submitting,
     resident_bytes,
     rss_growth,
     timed_runs,
@@ -247,7 +247,7 @@ class TorchEagerRuntime(ModuleRuntime):
             first_ms = (time.perf_counter() - t0) * 1e3
             for _ in range(settings.warmup):
                 run()
-            latency, elapsed = _concurrent_runs(run, settings, workers)
+            latency, elapsed = concurrent_runs(lambda _worker: run(), settings, workers)
         finally:
             torch.set_num_threads(before_threads)
         return AsyncMeasurement(
@@ -516,49 +516,3 @@ class _ModuleTimer:
                 )
         return found
 
-
-def _concurrent_runs(
-    run: Callable[[], object], settings: RunSettings, workers: int
-) -> tuple[tuple[float, ...], float]:
-    """``workers`` threads calling ``run`` until the budget is spent (or ``settings.iterations``
-    runs in all): every run's latency in microseconds, and the seconds from the start until
-    the last run finished."""
-    import threading
-
-    samples: list[list[float]] = [[] for _ in range(workers)]
-    failures: list[BaseException] = []
-    lock = threading.Lock()
-    submitted = 0
-    barrier = threading.Barrier(workers + 1)
-    deadline = 0.0
-
-    def take() -> bool:
-        nonlocal submitted
-        with lock:
-            go = keep_submitting(settings, submitted, workers, deadline)
-            submitted += go
-            return go
-
-    def work(i: int) -> None:
-        mine = samples[i]
-        barrier.wait()
-        try:
-            while take():
-                t = time.perf_counter_ns()
-                run()
-                mine.append((time.perf_counter_ns() - t) / 1e3)
-        except BaseException as exc:  # re-raised in the caller's thread
-            failures.append(exc)
-
-    pool = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(workers)]
-    for thread in pool:
-        thread.start()
-    start = time.perf_counter()
-    deadline = start + settings.time_budget_s
-    barrier.wait()
-    for thread in pool:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    if failures:
-        raise failures[0]
-    return tuple(t for mine in samples for t in mine), elapsed
