@@ -364,3 +364,25 @@ def llm_document(report: LlmReport) -> dict[str, Any]:
         "unsupported": dict(report.unsupported),
         "notes": list(report.notes),
     }
+
+
+def side_document(
+    count: CostReport,
+    *,
+    file_bytes: int,
+    accuracy: float | None,
+    profile: ProfileReport | None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One side (``before`` or ``after``) of a rewrite's document (``prune``, ``quantize``):
+    its ``count`` document, its file's bytes, the job's own ``extra`` figures, and, when
+    measured, ``accuracy`` and ``latency_us`` (median and IQR) with the whole ``profile``."""
+    doc = count_document(count)
+    doc["file_bytes"] = file_bytes
+    doc.update(extra)
+    if profile is not None:
+        doc["latency_us"] = {"median": profile.latency_us.median, "iqr": profile.latency_us.iqr}
+        doc["profile"] = profile_document(profile)
+    if accuracy is not None:
+        doc["accuracy"] = accuracy
+    return doc

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .fit import HIGH, MAIN, NAME, fit
-from .jsondoc import count_document, envelope, profile_document
+from .jsondoc import envelope, side_document
 from .units import duration, human, percent
 
 if TYPE_CHECKING:
@@ -18,18 +18,13 @@ if TYPE_CHECKING:
 
 
 def _side_document(side: PruneSide) -> dict[str, Any]:
-    doc = count_document(side.count)
-    doc["file_bytes"] = side.file_bytes
-    doc["nonzero_params"] = side.nonzero_params
-    if side.profile is not None:
-        doc["latency_us"] = {
-            "median": side.profile.latency_us.median,
-            "iqr": side.profile.latency_us.iqr,
-        }
-        doc["profile"] = profile_document(side.profile)
-    if side.accuracy is not None:
-        doc["accuracy"] = side.accuracy
-    return doc
+    return side_document(
+        side.count,
+        file_bytes=side.file_bytes,
+        accuracy=side.accuracy,
+        profile=side.profile,
+        nonzero_params=side.nonzero_params,
+    )
 
 
 def prune_document(result: PruneResult) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .fit import HIGH, MAIN, NAME, fit
-from .jsondoc import count_document, envelope, profile_document
 from .jsondoc import diagnosis_document as diagnosis_document
+from .jsondoc import envelope, side_document
 from .units import duration, human, percent
 
 if TYPE_CHECKING:
@@ -21,18 +21,13 @@ if TYPE_CHECKING:
 
 
 def _side_document(side: QuantizeSide) -> dict[str, Any]:
-    doc = count_document(side.count)
-    doc["file_bytes"] = side.file_bytes
-    doc["int8_macs"] = side.int8_macs
-    if side.accuracy is not None:
-        doc["accuracy"] = side.accuracy
-    if side.profile is not None:
-        doc["latency_us"] = {
-            "median": side.profile.latency_us.median,
-            "iqr": side.profile.latency_us.iqr,
-        }
-        doc["profile"] = profile_document(side.profile)
-    return doc
+    return side_document(
+        side.count,
+        file_bytes=side.file_bytes,
+        accuracy=side.accuracy,
+        profile=side.profile,
+        int8_macs=side.int8_macs,
+    )
 
 
 def quantize_document(result: QuantizeResult) -> dict[str, Any]:
