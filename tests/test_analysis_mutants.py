@@ -497,6 +497,82 @@ def test_training_quantisation_passes_the_gradient_straight_through() -> None:
     assert rows == [("mm", 48, 96), ("dq", 48, 56), ("q", 0, 0)]
 
 
+# -- counts read from a tensor whose shape is not recorded ------------------------------------
+
+
+def test_a_folded_bias_whose_add_has_no_shape_counts_the_producers_elements() -> None:
+    # x (2,3) @ w (3,4) -> m (2,4), + b (4,) -> y, y's shape not recorded (a hand-built graph;
+    # a partly inferred one). MatMul: 2 x 4 outputs x K 3 = 24 MACs = 48 FLOPs; the bias adds
+    # asked for are one per element of m, which y shares: 2 x 4 = 8, so 56 (never 48 + 0)
+    graph = _graph(
+        [Node("mm", "MatMul", ("x", "w"), ("m",)), Node("add", "Add", ("m", "b"), ("y",))],
+        {"x": (2, 3), "m": (2, 4)},
+        ("x",),
+        ("y",),
+        {"w": ((3, 4), "param"), "b": ((4,), "param")},
+    )
+    [layer] = analyze(graph, count_bias=True).layers
+    assert (layer.macs, layer.flops, layer.note) == (24, 56, "bias Add 'add' folded in")
+
+
+@pytest.mark.parametrize(
+    ("node", "forward"),
+    [
+        # QuantizeLinear: 4 FLOPs per element of m (2,4) = 32
+        (Node("q", "QuantizeLinear", ("m", "s", "z"), ("y",)), 32),
+        # DynamicQuantizeLinear: 6 per element = 48; y_scale and y_zero_point are () (one
+        # element each): the count must come from y's input, not from them
+        (Node("q", "DynamicQuantizeLinear", ("m",), ("y", "ys", "yz")), 48),
+    ],
+    ids=["quantize", "dynamic"],
+)
+def test_training_straight_through_whose_output_has_no_shape(node: Node, forward: int) -> None:
+    # x (2,3) @ w (3,4) -> m (2,4): 48 FLOPs + weight gradient 48 = 96. The quantize op's
+    # output y has no recorded shape; it has m's (an elementwise map): the straight-through
+    # backward is 1 FLOP per element, 2 x 4 = 8, so training_flops = forward + 8 (not + 0)
+    graph = _graph(
+        [Node("mm", "MatMul", ("x", "w"), ("m",)), node],
+        {"x": (2, 3), "m": (2, 4), "ys": (), "yz": ()},
+        ("x",),
+        ("y",),
+        {"w": ((3, 4), "param")},
+        constants=frozenset({"s", "z"}),
+    )
+    report = analyze(graph, training=True)
+    rows = [(layer.name, layer.flops, layer.training_flops) for layer in report.layers]
+    assert rows == [("mm", 48, 96), ("q", forward, forward + 8)]
+    assert report.uncounted == ()
+
+
+def test_training_straight_through_with_no_shape_at_all_is_noted_not_zero() -> None:
+    # a user's QuantizeLinear rule that needs no shape (5 FLOPs whatever the size) on m and y,
+    # neither of which has a shape: the forward is its 5 FLOPs, the backward cannot be counted
+    # and is listed as such. MatMul (no rule in this registry) is unsupported, its backward
+    # not counted with it; the Reshape after q (zero cost, shapes unknown too) needs no shape
+    # at all: its backward is 0 and nothing is listed for it.
+    registry = Registry()
+    registry.register("QuantizeLinear", lambda call: Cost(0, 5))
+    registry.register_zero(["Reshape"])
+    graph = _graph(
+        [
+            Node("mm", "MatMul", ("x", "w"), ("m",)),
+            Node("q", "QuantizeLinear", ("m", "s", "z"), ("y",)),
+            Node("rs", "Reshape", ("y", "shape"), ("r",)),
+        ],
+        {"x": (2, 3)},
+        ("x",),
+        ("r",),
+        {"w": ((3, 4), "param")},
+        constants=frozenset({"s", "z", "shape"}),
+    )
+    report = analyze(graph, training=True, registry=registry)
+    rows = [(layer.name, layer.flops, layer.training_flops) for layer in report.layers]
+    assert rows == [("mm", 0, 0), ("q", 5, 5), ("rs", 0, 0)]
+    assert report.unsupported == {"MatMul": 1}
+    reason = "backward not counted: no shape known for output 'y' or input 'm'"
+    assert report.uncounted == (Uncounted("q", "QuantizeLinear", reason),)
+
+
 # -- bad rule results ---------------------------------------------------------------------------
 
 

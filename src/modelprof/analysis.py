@@ -196,7 +196,10 @@ def analyze(
         if add_node is not None:
             note = f"bias Add '{add_node.name}' folded in"
             if count_bias:
-                flops += _numel(get(add_node.outputs[0])) * node.repeat
+                # one add per element of the producer's output: the Add's own output has that
+                # shape (the bias is one value per channel) but may have no recorded shape,
+                # while the producer's is always known (_bias_add folds nothing else)
+                flops += _numel(out_infos[0]) * node.repeat
             if node.repeat > 1:
                 note += f"; x{node.repeat} (loop)"
         elif node.repeat > 1:
@@ -265,7 +268,15 @@ def analyze(
 
     if training:
         layers = _with_training(
-            layers, layer_nodes, skipped, absorbed, derived, weights, graph, registry
+            layers,
+            layer_nodes,
+            skipped,
+            absorbed,
+            derived,
+            weights,
+            graph,
+            registry,
+            extra_uncounted,
         )
     layers, kept_nodes, branch_notes = _keep_larger_branches(layers, kept_nodes)
 
@@ -314,9 +325,11 @@ def _with_training(
     weights: Mapping[str, Weight],
     graph: Graph,
     registry: Registry,
+    uncounted: list[Uncounted],
 ) -> list[LayerCost]:
     """``layers`` (one per node of ``nodes`` not in ``skipped``, in order) with
     ``training_flops`` set: forward + backward (docs/conventions.md, costs/backward.py).
+    A backward that cannot be counted is appended to ``uncounted`` (never a silent zero).
 
     A tensor needs a gradient when it is a trainable parameter (or derived from one) or is
     computed from one; graph inputs and constants do not, so the first layer gets no input
@@ -354,7 +367,19 @@ def _with_training(
         if layer.counted and needs:
             out_elements = 0
             if op in STRAIGHT_THROUGH and node.outputs:
-                out_elements = _numel(tensors.get(node.outputs[0])) * node.repeat
+                # each maps its input x elementwise, so output 0 has x's shape: either one
+                # gives the count, and with neither known the backward is not counted
+                info = tensors.get(node.outputs[0]) or tensors.get(node.inputs[0])
+                if info is None:
+                    uncounted.append(
+                        Uncounted(
+                            node.name,
+                            op,
+                            f"backward not counted: no shape known for output "
+                            f"'{node.outputs[0]}' or input '{node.inputs[0]}'",
+                        )
+                    )
+                out_elements = _numel(info) * node.repeat
             backward = backward_flops(
                 op,
                 layer.macs,

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pytest
 
+from modelprof.analysis import analyze
 from modelprof.costs import REGISTRY, Cost, OpCall
 from modelprof.costs.registry import MissingShapeError
-from modelprof.graph import TensorInfo
+from modelprof.graph import Graph, Node, TensorInfo
 
 
 def cost(
@@ -70,6 +72,23 @@ def test_cumsum_of_one_element_and_of_an_empty_axis_costs_nothing() -> None:
     assert cost("CumSum", [(4, 1)], (4, 1), {"axis": 1, "exclusive": 1}) == Cost(0, 0)
 
 
+def test_cumsum_of_a_scalar_costs_nothing() -> None:
+    # torch.cumsum(x, 0) takes a 0-D x (and returns it): one value, no add. Without an axis
+    # (ONNX) the same: a scalar has no axis to sum along
+    assert cost("CumSum", [()], (), {"axis": 0}) == Cost(0, 0)
+    assert cost("CumSum", [()], ()) == Cost(0, 0)
+
+
+def test_onnx_cumsum_of_a_vector_reads_x_not_its_axis_input(count_node: Any) -> None:
+    # ONNX CumSum(x, axis): the axis is a second input, a 0-D or 1-D int tensor. x (7,): 6 adds
+    # whichever form the axis has; the rule must size x, not the axis tensor (() or (1,))
+    for axis in (np.array(0, dtype=np.int64), np.array([0], dtype=np.int64)):
+        report = count_node("CumSum", {"X": (7,)}, {"axis": axis})
+        assert (report.layers[0].flops, report.layers[0].counted) == (6, True)
+    # the rule alone, given the two shapes in that order
+    assert cost("CumSum", [(7,), ()], (7,)) == Cost(0, 6)
+
+
 def test_cumsum_without_its_axis_is_not_guessed() -> None:
     # an ONNX CumSum gives the axis as a tensor whose value rules never see
     with pytest.raises(MissingShapeError):
@@ -105,6 +124,15 @@ def test_selections_read_each_element_once(op: str) -> None:
 def test_sort_compares_n_log_n_per_line(axis: int | None, flops: int) -> None:
     attrs = {} if axis is None else {"axis": axis}
     assert cost("aten::sort", [(3, 8, 5)], (3, 8, 5), attrs) == Cost(0, flops)
+
+
+def test_sort_without_an_axis_sorts_the_last() -> None:
+    # (2, 4, 5), no axis attribute: the last axis, as torch.sort's default: 2 x 4 = 8 lines of
+    # 5, 5 x ceil(log2 5) = 15 compares each -> 120. (Axis 1, which -2 and 1 name on this rank
+    # 3 input, would be 10 lines of 4: 4 x 2 = 8 each -> 80; axis 0, 20 lines of 2 x 1 -> 40.)
+    assert cost("aten::sort", [(2, 4, 5)], (2, 4, 5)) == Cost(0, 120)
+    # rank 2, (4, 5): 4 lines of 5 x 3 = 15 -> 60 (axis 0: 5 lines of 4 x 2 = 8 -> 40)
+    assert cost("aten::sort", [(4, 5)], (4, 5)) == Cost(0, 60)
 
 
 def test_sort_of_powers_of_two_and_of_single_elements() -> None:
@@ -145,3 +173,54 @@ def test_grouped_mm_is_the_sum_of_its_groups(
 
 def test_grouped_mm_with_no_group_costs_nothing() -> None:
     assert cost("aten::_grouped_mm", [(4, 18), (18, 5)], (0, 4, 5)) == Cost(0, 0)
+
+
+# -- the counts are integers, as the analysis requires --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("op", "inputs", "output", "attrs"),
+    [
+        ("CumSum", [(2, 3, 5)], (2, 3, 5), {"axis": 1}),
+        ("aten::sort", [(3, 8, 5)], (3, 8, 5), {"axis": 0}),
+        ("aten::_grouped_mm", [(4, 18), (18, 5)], (3, 4, 5), {}),
+    ],
+)
+def test_counts_are_ints_not_floats(
+    op: str, inputs: list[tuple[int, ...]], output: tuple[int, ...], attrs: dict[str, Any]
+) -> None:
+    # a rule that divides (lines = elements / n; grouped MACs / groups) must divide exactly:
+    # 20.0 == 20, but a float count is refused by the analysis and loses exactness past 2**53
+    result = cost(op, inputs, output, attrs)
+    assert all(type(v) is int for v in result), result
+
+
+def _graph_of(nodes: list[Node], shapes: dict[str, tuple[int, ...]]) -> Graph:
+    tensors = {n: TensorInfo(n, s, "float32") for n, s in shapes.items()}
+    outputs = tuple(n.outputs[0] for n in nodes)
+    return Graph("g", "test", tuple(nodes), tensors, ("x", "a", "b"), outputs, {})
+
+
+def test_the_dividing_rules_through_the_analysis() -> None:
+    # the PyTorch route hands these to analyze as nodes with the axis as an attribute:
+    # CumSum of x (2,3,5) along axis 1: 10 lines of 3, 2 adds each = 20 FLOPs;
+    # sort of x along axis 0: 15 lines of 2, 2 x 1 = 2 compares each = 30 FLOPs;
+    # grouped MM a (4,18) @ b (18,5) -> (3,4,5), K split in 3: 4 x 18 x 5 = 360 MACs, 720 FLOPs
+    graph = _graph_of(
+        [
+            Node("cs", "CumSum", ("x",), ("c",), attrs={"axis": 1}),
+            Node("so", "aten::sort", ("x",), ("s",), attrs={"axis": 0}),
+            Node("gm", "aten::_grouped_mm", ("a", "b"), ("g",)),
+        ],
+        {
+            "x": (2, 3, 5),
+            "c": (2, 3, 5),
+            "s": (2, 3, 5),
+            "a": (4, 18),
+            "b": (18, 5),
+            "g": (3, 4, 5),
+        },
+    )
+    report = analyze(graph)
+    rows = [(layer.name, layer.macs, layer.flops, layer.counted) for layer in report.layers]
+    assert rows == [("cs", 0, 20, True), ("so", 0, 30, True), ("gm", 360, 720, True)]

@@ -177,9 +177,12 @@ def cumsum(call: OpCall) -> Cost:
     input it can only be 0. ONNX gives it as a tensor input, whose value rules do not see, so
     a higher-rank ONNX CumSum is reported as not counted rather than guessed."""
     shape = call.in_shape(0)
+    # a 0-D input (torch.cumsum takes one, along dim 0) is its own running sum: no add
+    if not shape:
+        return flop_cost(0)
     axis = call.attrs.get("axis")
     if axis is None and len(shape) == 1:
-        axis = 0
+        axis = 0  # pragma: no mutate (any int % 1 is 0: every axis of a 1-D input is axis 0)
     if axis is None:
         raise MissingShapeError("CumSum: the axis it sums along is not known")
     n = shape[int(axis) % len(shape)]
