@@ -72,6 +72,12 @@ if TYPE_CHECKING:
     help="Row order of the layer table.",
 )
 @click.option(
+    "--depth",
+    type=click.IntRange(min=1),
+    help="Also show time and FLOPs per module scope cut to N levels (layer1 at 1, layer1.0 "
+    "at 2), as count --depth groups the count.",
+)
+@click.option(
     "--mode",
     type=click.Choice(("latency", "throughput")),
     help="latency (default): one request at a time, per-layer times. throughput: several "
@@ -121,6 +127,7 @@ def profile_command(
     force: bool,
     top: int | None,
     sort: str,
+    depth: int | None,
     mode: str | None,
     streams_text: str | None,
     requests: int | None,
@@ -163,10 +170,10 @@ def profile_command(
     )
     options.refuse_precision(runtime, precision)
     options.refuse_unless(
-        ctx, not throughput_mode, ("top", "sort"), "latency mode (per-layer times)"
+        ctx, not throughput_mode, ("top", "sort", "depth"), "latency mode (per-layer times)"
     )
     options.refuse_unless(
-        ctx, fmt == "table", ("top", "sort"), "--format table (JSON has every layer)"
+        ctx, fmt == "table", ("top", "sort", "depth"), "--format table (JSON has every layer)"
     )
     # --html - takes standard output in place of the table; a document would share it
     report_on_stdout = output == STDOUT or (output is None and fmt != "table")
@@ -245,7 +252,7 @@ def profile_command(
             else (top if top is not None else (30 if len(report.layers) > 60 else None))
         )
         document = profile_view.render_profile(
-            report, sort="time" if top_n and sort == "order" else sort, top=top_n
+            report, sort="time" if top_n and sort == "order" else sort, top=top_n, depth=depth
         )
     from ..render.html import profile_html
 

@@ -241,6 +241,36 @@ class ProfileReport:
             row[1] += layer.flops
         return sorted(((op, t, int(f)) for op, (t, f) in acc.items()), key=lambda r: -r[1])
 
+    def by_scope(self, depth: int = 1) -> list[tuple[str, float, int]]:
+        """(scope, time_us, flops) per module scope cut to ``depth`` components, as
+        ``CostReport.by_scope`` groups the count, in order of first appearance. A row's time
+        goes to its own layer's scope (a fused row's, to the layer it is named after); its
+        FLOPs to each layer's own scope, folded layers included, so the FLOPs per scope are
+        the count's. A module runtime's row of a container's own time is named by its module
+        path, its rows of the root's own code and of what no module claimed are
+        parenthesised (``(top level)``): they go to that path and to ``""`` (no module).
+        Rows the runtime inserted (layout and precision conversions) group under
+        ``(inserted)``."""
+        scopes = {layer.name: layer.scope for layer in self.count.layers}
+
+        def cut(scope: str) -> str:
+            return ".".join(scope.split(".")[:depth]) if scope else ""
+
+        acc: dict[str, list[float]] = {}
+        for layer in self.layers:
+            scope = scopes.get(layer.name)
+            if scope is not None:
+                key = cut(scope)
+            elif layer.inserted:
+                key = "(inserted)"
+            else:
+                key = "" if layer.name.startswith("(") else cut(layer.name)
+            row = acc.setdefault(key, [0.0, 0])
+            if not layer.folded_into:
+                row[0] += layer.time_us
+            row[1] += layer.flops
+        return [(scope, t, int(f)) for scope, (t, f) in acc.items()]
+
     def by_precision(self) -> list[tuple[str, float, int]]:
         """(runtime precision, time_us, layers) for executed layers."""
         acc: dict[str, list[float]] = {}

@@ -127,6 +127,25 @@ def rollups(report: ProfileReport) -> FittedTable:
     return fit(table, PRIORITIES)
 
 
+def scope_rollup(report: ProfileReport, depth: int) -> FittedTable:
+    """``profile --depth N``: time and FLOPs per module scope, as ``count --depth`` groups."""
+    table = Table(title=f"time by scope (depth {depth})", header_style="bold")
+    table.add_column("scope")
+    table.add_column("time", justify="right")
+    table.add_column("time %", justify="right")
+    table.add_column("FLOPs %", justify="right")
+    total = report.latency_us.median or 1
+    flops_total = report.count.total.flops or 1
+    for scope, time_us, flops in report.by_scope(depth):
+        table.add_row(
+            scope or "(top level)",
+            duration(time_us),
+            percent(time_us / total),
+            percent(flops / flops_total),
+        )
+    return fit(table, PRIORITIES)
+
+
 def footer(report: ProfileReport) -> Text:
     text = Text()
     precisions = ", ".join(f"{p} {duration(t)} ({n} layers)" for p, t, n in report.by_precision())
@@ -215,13 +234,18 @@ def int8_section(diagnosis: Int8Diagnosis, layer_time_us: float) -> list[Rendera
 
 
 def render_profile(
-    report: ProfileReport, *, sort: str = "order", top: int | None = None
+    report: ProfileReport,
+    *,
+    sort: str = "order",
+    top: int | None = None,
+    depth: int | None = None,
 ) -> RenderableType:
     rows, caption = layer_rows(report, sort, top)
     parts: list[RenderableType] = [
         header(report),
         layer_table(report, rows, caption),
         rollups(report),
+        *([scope_rollup(report, depth)] if depth else []),
         footer(report),
     ]
     if report.int8 is not None:
