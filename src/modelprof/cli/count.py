@@ -53,7 +53,7 @@ class StrictFailure(ModelprofError):
 @click.argument("model")
 @options.input_shape_option
 @options.report_options(*FORMATS)
-@click.option("--depth", type=click.IntRange(min=1), help="Roll layers up by module scope.")
+@options.depth_option
 @click.option("--by-op", is_flag=True, help="Roll layers up by op type.")
 @click.option("--top", type=click.IntRange(min=0), help="Show the N costliest rows (0: all).")
 @click.option(

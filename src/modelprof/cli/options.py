@@ -120,6 +120,15 @@ def force_option(f: F) -> F:
     return click.option("--force", is_flag=True, help="Replace existing output files.")(f)
 
 
+def depth_option(f: F) -> F:
+    """``--depth N``: the layers rolled up by module scope (``count`` and ``profile``)."""
+    return click.option(
+        "--depth",
+        type=click.IntRange(min=1),
+        help="Roll layers up by module scope, N levels deep (layer1 at 1, layer1.0 at 2).",
+    )(f)
+
+
 def quiet_option(f: F) -> F:
     return click.option(
         "-q", "--quiet", is_flag=True, help="Print no progress or notes: only the report."

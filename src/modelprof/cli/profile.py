@@ -71,12 +71,7 @@ if TYPE_CHECKING:
     show_default=True,
     help="Row order of the layer table.",
 )
-@click.option(
-    "--depth",
-    type=click.IntRange(min=1),
-    help="Also show time and FLOPs per module scope cut to N levels (layer1 at 1, layer1.0 "
-    "at 2), as count --depth groups the count.",
-)
+@options.depth_option
 @click.option(
     "--mode",
     type=click.Choice(("latency", "throughput")),
