@@ -9,9 +9,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from .before_after import BeforeAfter
 from .fit import HIGH, MAIN, NAME, fit
 from .jsondoc import envelope, side_document
-from .units import duration, human, percent
+from .units import human, percent
 
 if TYPE_CHECKING:
     from ..rewrite.pruning import PruneResult, PruneSide
@@ -67,16 +68,8 @@ def render_prune(result: PruneResult) -> RenderableType:
         what += f" (searched for MACs <= {result.target_macs:.0%} of the original)"
     title.append(f"{before.count.model}", style="bold")
     title.append(f"  {what}\n", style="dim")
-    table = Table(header_style="bold")
-    for col in ("", "before", "after", "after / before"):
-        table.add_column(col, justify="left" if not col else "right")
-
-    def row(label: str, a: float | None, b: float | None, fmt: Any = human) -> None:
-        if a is None or b is None:
-            return
-        ratio = f"{b / a:.3f}" if a else "-"
-        table.add_row(label, fmt(a), fmt(b), ratio)
-
+    sides = BeforeAfter()
+    table, row = sides.table, sides.row
     row("params", before.count.total.params, after.count.total.params)
     row("nonzero params", before.nonzero_params, after.nonzero_params)
     row("MACs", before.count.total.macs, after.count.total.macs)
@@ -85,21 +78,7 @@ def render_prune(result: PruneResult) -> RenderableType:
     row("file bytes (ONNX)", before.file_bytes, after.file_bytes)
     if result.effective_macs is not None:
         row("MACs if zeros were skipped", before.count.total.macs, result.effective_macs)
-    if before.profile is not None and after.profile is not None:
-        row(
-            "latency median",
-            before.profile.latency_us.median,
-            after.profile.latency_us.median,
-            duration,
-        )
-        row("latency IQR", before.profile.latency_us.iqr, after.profile.latency_us.iqr, duration)
-    if before.accuracy is not None and after.accuracy is not None:
-        table.add_row(
-            "accuracy",
-            percent(before.accuracy),
-            percent(after.accuracy),
-            f"{100 * (after.accuracy - before.accuracy):+.1f} pt",
-        )
+    sides.measured((before.profile, before.accuracy), (after.profile, after.accuracy))
     parts: list[RenderableType] = [title, fit(table, {"": NAME}, default=MAIN)]
     footer = Text()
     if result.accuracy_pruned is not None:

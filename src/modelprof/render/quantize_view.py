@@ -10,6 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from .before_after import BeforeAfter
 from .fit import HIGH, MAIN, NAME, fit
 from .jsondoc import diagnosis_document as diagnosis_document
 from .jsondoc import envelope, side_document
@@ -78,15 +79,8 @@ def render_quantize(result: QuantizeResult) -> RenderableType:
         f"{result.calibration.samples} calls of {result.calibration.source}\n",
         style="dim",
     )
-    table = Table(header_style="bold")
-    for col in ("", "before", "after", "after / before"):
-        table.add_column(col, justify="left" if not col else "right")
-
-    def row(label: str, a: float | None, b: float | None, fmt: Any = human) -> None:
-        if a is None or b is None:
-            return
-        table.add_row(label, fmt(a), fmt(b), f"{b / a:.3f}" if a else "-")
-
+    sides = BeforeAfter()
+    table, row = sides.table, sides.row
     row("params", before.count.total.params, after.count.total.params)
     row("weight bytes", before.count.total.weight_bytes, after.count.total.weight_bytes)
     row("file bytes", before.file_bytes, after.file_bytes)
@@ -97,21 +91,7 @@ def render_quantize(result: QuantizeResult) -> RenderableType:
         human(after.int8_macs),
         percent(result.int8_macs_share) + " of MACs",
     )
-    if before.profile is not None and after.profile is not None:
-        row(
-            "latency median",
-            before.profile.latency_us.median,
-            after.profile.latency_us.median,
-            duration,
-        )
-        row("latency IQR", before.profile.latency_us.iqr, after.profile.latency_us.iqr, duration)
-    if before.accuracy is not None and after.accuracy is not None:
-        table.add_row(
-            "accuracy",
-            percent(before.accuracy),
-            percent(after.accuracy),
-            f"{100 * (after.accuracy - before.accuracy):+.1f} pt",
-        )
+    sides.measured((before.profile, before.accuracy), (after.profile, after.accuracy))
     parts: list[RenderableType] = [title, fit(table, {"": NAME}, default=MAIN)]
     footer = Text()
     quantized = sum(1 for layer in result.layers if layer.quantized)
