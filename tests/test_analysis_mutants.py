@@ -573,6 +573,26 @@ def test_training_straight_through_with_no_shape_at_all_is_noted_not_zero() -> N
     assert report.uncounted == (Uncounted("q", "QuantizeLinear", reason),)
 
 
+def test_a_shapeless_dynamic_quantizer_names_its_data_output() -> None:
+    # DynamicQuantizeLinear has three outputs (y, y_scale, y_zero_point): the note names y,
+    # the one with x's shape, not the last
+    registry = Registry()
+    registry.register("DynamicQuantizeLinear", lambda call: Cost(0, 7))
+    graph = _graph(
+        [
+            Node("mm", "MatMul", ("x", "w"), ("m",)),
+            Node("dq", "DynamicQuantizeLinear", ("m",), ("y", "ys", "yz")),
+        ],
+        {"x": (2, 3)},
+        ("x",),
+        ("y",),
+        {"w": ((3, 4), "param")},
+    )
+    report = analyze(graph, training=True, registry=registry)
+    reason = "backward not counted: no shape known for output 'y' or input 'm'"
+    assert report.uncounted == (Uncounted("dq", "DynamicQuantizeLinear", reason),)
+
+
 # -- bad rule results ---------------------------------------------------------------------------
 
 
