@@ -146,6 +146,20 @@ def interleaved(
 # -- formatting --------------------------------------------------------------------------------
 
 
+def log(message: str) -> None:
+    """Progress on stderr, so that a benchmark's table alone goes to stdout."""
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def loadavg() -> str:
+    """The 1/5/15-minute load averages, printed beside a run: above the core count, other jobs
+    shared the cores and the figures are noisier."""
+    try:
+        return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
 def fmt_s(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"

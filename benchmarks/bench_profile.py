@@ -44,7 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import PYTHON, VENV_BIN, BenchError, run_once, table
+from _common import PYTHON, VENV_BIN, BenchError, loadavg, log, run_once, table
 
 WORK = Path(__file__).resolve().parent / "_work" / "profile"
 MODELS = ("resnet18", "mobilenet_v2")
@@ -69,10 +69,6 @@ RUNTIME_LABELS = {
     "openvino": "modelprof, OpenVINO CPU f32",
     "onnxruntime": "modelprof, ONNX Runtime CPU",
 }
-
-
-def _log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 # -- child processes ----------------------------------------------------------------------------
@@ -167,7 +163,7 @@ def ensure_onnx(model: str) -> Path:
     folder = WORK / model
     path = folder / "model.onnx"
     if not path.exists() or path.stat().st_size == 0:
-        _log(f"exporting {model} to ONNX (once) ...")
+        log(f"exporting {model} to ONNX (once) ...")
         _child_json([PYTHON, __file__, "--export", model, str(folder)], f"export of {model}")
     return path
 
@@ -274,7 +270,7 @@ def bench(rounds: int, seconds: int) -> str:
     config_path = WORK / "benchmark_app_config.json"
     config_path.write_text(json.dumps({"CPU": {"INFERENCE_NUM_THREADS": str(THREADS)}}) + "\n")
 
-    _log("reading modelprof's compiled OpenVINO configuration ...")
+    log("reading modelprof's compiled OpenVINO configuration ...")
     mp_config = _child_json(
         [PYTHON, __file__, "--ov-config", str(paths[MODELS[0]])], "OpenVINO config check"
     )
@@ -287,7 +283,7 @@ def bench(rounds: int, seconds: int) -> str:
     app_cmds = {m: benchmark_app_cmd(paths[m], seconds, config_path) for m in MODELS}
     for rnd in range(rounds):
         for model in MODELS:
-            _log(f"round {rnd + 1}/{rounds}, {model}: modelprof-ov, benchmark_app, modelprof-ort")
+            log(f"round {rnd + 1}/{rounds}, {model}: modelprof-ov, benchmark_app, modelprof-ort")
             res = results[model]
             per_round: dict[str, float] = {}
             for case in ("openvino", "benchmark_app", "onnxruntime"):
@@ -413,13 +409,6 @@ def bench(rounds: int, seconds: int) -> str:
     return "\n".join(out)
 
 
-def _loadavg() -> str:
-    try:
-        return " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "?"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -472,7 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"-load_config {{INFERENCE_NUM_THREADS: {THREADS}}} -t {seconds:g} "
         "(-nthreads is refused together with -hint latency)"
     )
-    print(f"load average at start (1/5/15 min): {_loadavg()}")
+    print(f"load average at start (1/5/15 min): {loadavg()}")
     start = time.perf_counter()
     try:
         text = bench(rounds, seconds)
@@ -484,7 +473,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text, flush=True)
     print(
         f"\ntotal benchmark time {time.perf_counter() - start:.0f} s; load average at end: "
-        f"{_loadavg()} (above {THREADS} means other jobs shared the cores)"
+        f"{loadavg()} (above {THREADS} means other jobs shared the cores)"
     )
     return 1 if failed else 0
 

@@ -50,7 +50,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import PYTHON, BenchError, run_once, table, verdict
+from _common import PYTHON, BenchError, loadavg, log, run_once, table, verdict
 
 MODELS = ("resnet18", "transformer")
 #: intra-op threads (``--threads``): 1 by default, because on a shared machine whose other
@@ -62,10 +62,6 @@ COVERAGE = (0.8, 1.25)
 ATTRIBUTED_MIN = 0.90
 #: rows of the eager vs compiled table shown per model (the rest are summed in one line)
 TOP = 20
-
-
-def _log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 # -- child processes ----------------------------------------------------------------------------
@@ -408,7 +404,7 @@ def _median_round(rounds: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
 def bench(models: Sequence[str], rounds: int, seconds: float, cold: bool, threads: int) -> str:
     docs: dict[str, Any] = {}
     for model in models:
-        _log(f"{model}: {rounds} rounds of modelprof eager, a plain loop, modelprof compiled ...")
+        log(f"{model}: {rounds} rounds of modelprof eager, a plain loop, modelprof compiled ...")
         args = [model, str(rounds), f"{seconds:g}", str(threads)]
         if cold:
             with tempfile.TemporaryDirectory(prefix="bench-inductor-") as cache:
@@ -533,13 +529,6 @@ def bench(models: Sequence[str], rounds: int, seconds: float, cold: bool, thread
     return "\n".join(out)
 
 
-def _loadavg() -> str:
-    try:
-        return " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "?"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 rounds of 0.5 s: a smoke run")
@@ -576,7 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"modelprof profile on PyTorch: {', '.join(models)}; {rounds} rounds, {seconds:g} s per "
         f"pass, {args.threads} thread(s) (this machine has {os.cpu_count()} cores)"
     )
-    print(f"load average at start (1/5/15 min): {_loadavg()}")
+    print(f"load average at start (1/5/15 min): {loadavg()}")
     start = time.perf_counter()
     try:
         text = bench(models, rounds, seconds, args.cold, args.threads)
@@ -588,7 +577,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(text, flush=True)
     print(
         f"\ntotal benchmark time {time.perf_counter() - start:.0f} s; load average at end: "
-        f"{_loadavg()} (above {os.cpu_count()} means other jobs shared the cores)"
+        f"{loadavg()} (above {os.cpu_count()} means other jobs shared the cores)"
     )
     return 1 if failed else 0
 
