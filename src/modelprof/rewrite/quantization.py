@@ -308,9 +308,9 @@ def quantize(
             accuracy_control=max_drop if accuracy_control else None,
         )
         after_path = _write(quantized, source.backend, work)
-        before_count = analyze(
-            load_graph(source.path, input_shapes if source.path != work / "before.xml" else None)
-        )
+        # an IR or ONNX source is the file already read; a PyTorch source is counted on the
+        # f32 IR it was converted to, the model NNCF started from
+        before_count = analyze(graph if graph.source != "pytorch" else load_graph(source.path))
         after_graph = load_graph(after_path)
         after_count = analyze(after_graph)
         layers = int8_layers(after_graph, after_count, ignored, reverted)
